@@ -1,0 +1,32 @@
+# chromaseg: the two commands a fresh machine needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.chromaseg-setup
+DEMO_OUT ?= demo-out
+
+.PHONY: setup test demo bench clean
+
+setup: $(STAMP)
+
+# torch==2.13.0 first: it is the local CPU wheel; any other spec pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[daemon,train,dev]'
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup
+	$(PY) -m chromaseg.cli.main demo --out $(DEMO_OUT)
+
+bench: setup
+	$(PY) bench/bench_color.py
+	$(PY) bench/bench_harmonize.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .hypothesis
