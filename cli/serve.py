@@ -1,0 +1,100 @@
+"""`chromaseg serve`: run the daemon that editor plugins talk to (see docs/protocol.md).
+
+Listens on the user's private IPC socket by default; `--endpoint tcp://127.0.0.1:PORT` for loopback TCP. Any other
+address needs studio mode (CURVE certificates). Stops gracefully on SIGTERM / SIGINT; logs to a file.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from chromaseg.bridge.protocol import Limits
+
+    d = Limits()
+    p.add_argument("--endpoint", default=None,
+                   help="ipc://PATH or tcp://HOST:PORT (default: $CHROMASEG_ENDPOINT, else a private IPC socket "
+                        "in the runtime directory; port 0 picks a free port)")
+    p.add_argument("--log-file", type=Path, default=None,
+                   help="log file (default: $XDG_STATE_HOME/chromaseg/daemon.log)")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--colorizer", default=None, help="colorizer checkpoint (default: the shipped weights)")
+    p.add_argument("--curve-secret", type=Path, default=None,
+                   help="studio mode: the daemon's ZeroMQ certificate with its secret key (.key_secret)")
+    p.add_argument("--curve-clients", type=Path, default=None,
+                   help="studio mode: directory of the public certificates of the clients allowed in")
+    p.add_argument("--max-pixels", type=int, default=d.max_pixels, help="per frame (default %(default)s)")
+    p.add_argument("--max-frames", type=int, default=d.max_frames, help="per message (default %(default)s)")
+    p.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes,
+                   help="per message, all frames (default %(default)s)")
+    p.add_argument("--max-queue", type=int, default=d.max_queue,
+                   help="jobs queued or running per client (default %(default)s)")
+    p.add_argument("--ready-file", type=Path, default=None,
+                   help="write the bound endpoint to this file once requests are accepted")
+    p.add_argument("--grace", type=float, default=5.0, help="seconds a running job gets to stop at shutdown")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the daemon the editor plugins talk to", description=__doc__)
+    add_arguments(p)
+    p.set_defaults(run=run)
+
+
+def _setup_logging(path: Path, level: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=5 * 2**20, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("chromaseg")
+    root.setLevel(level)
+    root.addHandler(handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    from chromaseg.bridge.endpoint import default_endpoint, default_log_path
+    from chromaseg.bridge.protocol import Limits
+    from chromaseg.bridge.server import ConfigError, Server, ServerConfig
+
+    config = ServerConfig(
+        endpoint=args.endpoint or default_endpoint(),
+        limits=Limits(
+            max_pixels=args.max_pixels,
+            max_frames=args.max_frames,
+            max_message_bytes=args.max_message_bytes,
+            max_queue=args.max_queue,
+        ),
+        colorizer=args.colorizer,
+        curve_secret=args.curve_secret,
+        curve_clients=args.curve_clients,
+        ready_file=args.ready_file,
+        grace=args.grace,
+    )
+    log_file = args.log_file or default_log_path()
+    _setup_logging(log_file, args.log_level)
+    try:
+        server = Server(config)
+    except ConfigError as exc:
+        logging.getLogger("chromaseg.serve").error("%s", exc)
+        print(f"chromaseg serve: {exc}", file=sys.stderr)
+        return 2
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: server.stop())
+    print(f"chromaseg daemon on {server.bound_endpoint} (log: {log_file})", file=sys.stderr, flush=True)
+    server.serve_forever()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m chromaseg.cli.serve`: the same command without loading the other subcommands."""
+    parser = argparse.ArgumentParser(prog="chromaseg serve", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Fixtures: real daemons in subprocesses (loopback TCP on a port they pick, or IPC in a private tmp dir)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+from bridge_helpers import Daemon, start_daemon
+
+
+@pytest.fixture(scope="session")
+def colorizer_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random colorizer, so `colorize` runs the real loading and inference path."""
+    import torch
+
+    from chromaseg.core.classes import GRID_CLASSES, ClassTable
+    from chromaseg.core.model import build_colorizer, save_checkpoint
+
+    counts = np.zeros(GRID_CLASSES, np.int64)
+    counts[::7] = 100
+    torch.manual_seed(0)
+    net = build_colorizer("ccc-mobile-tiny", table=ClassTable.from_counts(counts, 1e-3)).eval()
+    path = tmp_path_factory.mktemp("colorizer") / "tiny.pt"
+    save_checkpoint(net, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory: pytest.TempPathFactory, colorizer_checkpoint: Path) -> Iterator[Daemon]:
+    """One daemon on loopback TCP shared by the op tests (with a tiny colorizer checkpoint)."""
+    d = start_daemon(tmp_path_factory.mktemp("daemon"), "tcp://127.0.0.1:0", "--colorizer", str(colorizer_checkpoint))
+    yield d
+    assert d.stop() == 0
+
+
+@pytest.fixture(scope="session")
+def ipc_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    work = tmp_path_factory.mktemp("ipc")
+    d = start_daemon(work, f"ipc://{work}/run/daemon.sock")
+    yield d
+    assert d.stop() == 0
+
+
+@pytest.fixture
+def fresh_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """A daemon of the test's own (to kill, to stop, or with special limits)."""
+    started: list[Daemon] = []
+
+    def make(*extra: str, endpoint: str = "tcp://127.0.0.1:0", wait_models: bool = True) -> Daemon:
+        d = start_daemon(tmp_path / f"d{len(started)}", endpoint, *extra, wait_models=wait_models)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait(5)
+
+
+@pytest.fixture(params=["zmq", "zmtp"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param

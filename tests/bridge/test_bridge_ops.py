@@ -1,0 +1,215 @@
+"""Every op, through both clients (pyzmq and the pure-Python ZMTP client), against the real daemon."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from bridge_helpers import halves, photo
+
+from chromaseg.bridge.client import Client, Frame, RequestCancelled, RequestFailed
+from chromaseg.bridge.protocol import PROTOCOL_VERSION
+from chromaseg.core.color import from_unit_float, lab_to_srgb, srgb_to_lab
+from chromaseg.core.harmonize import harmonize as core_harmonize
+
+
+def array(frame: Frame) -> np.ndarray:
+    numpy_dtype = {"u8": np.uint8, "u16": "<u2", "i32": "<i4", "f32": "<f4"}[frame.dtype]
+    return np.frombuffer(frame.data, numpy_dtype).reshape(frame.shape)
+
+
+def test_ping_and_info(daemon, backend) -> None:
+    with daemon.client(backend) as c:
+        assert c.backend_name == backend
+        pong = c.ping()
+        assert pong["pong"] is True and pong["protocol"] == PROTOCOL_VERSION
+        info = c.info()
+        assert info["protocol"] == PROTOCOL_VERSION and set(info["ops"]) >= {"echo", "colorize", "harmonize"}
+        assert info["limits"]["max_frames"] == 8 and info["device"] == "cpu"
+        assert info["models"]["colorizer"].startswith("ready") and info["models"]["segmenter"].startswith("ready")
+
+
+@pytest.mark.parametrize(
+    "shape,dtype",
+    [((37, 53, 4), np.uint8), ((16, 9, 3), np.uint16), ((8, 8), np.float32), ((300, 200, 4), np.uint8), ((1,), np.int32)],
+)
+def test_echo_returns_the_frames_bit_exact(daemon, backend, shape, dtype) -> None:
+    data = np.random.default_rng(1).integers(0, 255, shape).astype(dtype)
+    extra = np.arange(10, dtype=np.uint8)
+    with daemon.client(backend) as c:
+        reply = c.request("echo", {}, {"layer": Frame.from_array(data), "mask": Frame.from_array(extra)})
+    assert list(reply.frames) == ["layer", "mask"]
+    assert reply.frames["layer"].dtype == Frame.from_array(data).dtype and reply.frames["layer"].shape == shape
+    assert np.array_equal(array(reply.frames["layer"]), data)
+    assert bytes(reply.frames["mask"].data) == extra.tobytes()
+    assert reply.result == {"frames": 2, "bytes": data.nbytes + 10}
+
+
+@pytest.mark.parametrize("channels,dtype", [(4, np.uint8), (3, np.uint16), (4, np.float32)])
+def test_harmonize_matches_core_and_keeps_alpha(daemon, backend, channels, dtype) -> None:
+    layer = photo(96, 80, channels, dtype)
+    seg = halves(96, 80, np.uint16)
+    progress = []
+    with daemon.client(backend) as c:
+        reply = c.request("harmonize", {"min_pixels": 50}, {"layer": Frame.from_array(layer),
+                                                            "segments": Frame.from_array(seg)}, progress.append)
+    out = array(reply.frames["layer"])
+    assert out.shape == layer.shape and out.dtype == layer.dtype
+    if channels == 4:
+        assert np.array_equal(out[..., 3], layer[..., 3])
+    # The same computation straight through core: the daemon adds transport, not math.
+    lab = srgb_to_lab(layer[..., :3])
+    ab = core_harmonize(lab[..., 1:], np.where(seg > 0, seg.astype(np.int32) - 1, -1), 8.0, 8.0, 50)
+    moved = np.any(ab != lab[..., 1:], axis=-1)
+    expect = layer[..., :3].copy()
+    expect[moved] = from_unit_float(lab_to_srgb(np.concatenate([lab[..., :1], ab], -1)[moved]), dtype)
+    assert np.array_equal(out[..., :3], expect)
+    assert reply.result["changed_pixels"] == int(moved.sum()) > 0
+    assert progress[0].stage == "queued" and progress[-1].stage == "harmonize"
+    assert progress[-1].done == progress[-1].total
+
+
+def test_harmonize_outside_the_selection_is_untouched(daemon, backend) -> None:
+    layer = photo(64, 64, 4)
+    sel = np.zeros((64, 64), np.uint8)
+    sel[:, :20] = 255
+    with daemon.client(backend) as c:
+        out = array(c.request("harmonize", {"min_pixels": 10}, {
+            "layer": Frame.from_array(layer), "segments": Frame.from_array(halves(64, 64)),
+            "selection": Frame.from_array(sel)}).frames["layer"])
+    assert np.array_equal(out[:, 20:], layer[:, 20:]) and not np.array_equal(out[:, :20], layer[:, :20])
+    with daemon.client(backend) as c:
+        reply = c.request("harmonize", {"min_pixels": 10}, {
+            "layer": Frame.from_array(layer), "segments": Frame.from_array(halves(64, 64)),
+            "protect": Frame.from_array(np.full((64, 64), 255, np.uint8))})
+    assert reply.result["changed_pixels"] == 0 and np.array_equal(array(reply.frames["layer"]), layer)
+
+
+def test_colorize_runs_the_colorizer(daemon, backend) -> None:
+    layer = photo(40, 56, 4)
+    hints = np.zeros((40, 56, 4), np.uint8)
+    hints[5:9, 5:9] = (255, 0, 0, 255)
+    sel = np.full((40, 56), 255, np.uint8)
+    sel[:, 40:] = 0
+    with daemon.client(backend) as c:
+        reply = c.request("colorize", {"vibrancy": 0.5, "resolution": 32}, {
+            "layer": Frame.from_array(layer), "hints": Frame.from_array(hints), "selection": Frame.from_array(sel)})
+    out = array(reply.frames["layer"])
+    assert out.shape == layer.shape and np.array_equal(out[..., 3], layer[..., 3])
+    assert np.array_equal(out[:, 40:], layer[:, 40:])  # outside the selection: unchanged
+    lab = srgb_to_lab(out[5:9, 5:9, :3])
+    assert lab[..., 1].mean() > 20  # the red hint shows
+    assert reply.result["colorizer"].startswith("ready")
+
+
+def test_colorize_gray_u16_comes_back_rgb_with_harmonize(daemon, backend) -> None:
+    layer = photo(32, 32, 0, np.uint16)
+    with daemon.client(backend) as c:
+        reply = c.request("colorize", {"harmonize": True}, {"layer": Frame.from_array(layer),
+                                                              "segments": Frame.from_array(halves(32, 32, np.uint8))})
+    f = reply.frames["layer"]
+    assert (f.dtype, f.shape) == ("u16", (32, 32, 3))
+
+
+def test_segment_auto_and_prompted(daemon, backend) -> None:
+    layer = photo(64, 64, 3)
+    layer[16:48, 16:48] = (250, 20, 20)
+    with daemon.client(backend) as c:
+        auto = c.request("segment", {"max_segments": 8}, {"layer": Frame.from_array(layer)})
+        labels = array(auto.frames["segments"])
+        assert labels.dtype == np.int32 and labels.shape == (64, 64)
+        assert 1 <= auto.result["segments"] <= 8 and labels.max() == auto.result["segments"]
+        prompted = c.request("segment", {"points": [[32, 32]], "labels": [1]}, {"layer": Frame.from_array(layer)})
+    mask = array(prompted.frames["mask"])
+    assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255} and mask[32, 32] == 255
+
+
+def test_cancel_a_running_job(daemon, backend) -> None:
+    layer = photo(2048, 4096, 3, seed=2)
+    with daemon.client(backend) as c:
+        job = c.submit("harmonize", {}, {"layer": Frame.from_array(layer),
+                                         "segments": Frame.from_array(halves(2048, 4096))})
+        while job.progress is None or job.progress.stage != "harmonize":
+            assert job.poll() is None
+        job.cancel()
+        with pytest.raises(RequestCancelled) as err:
+            job.wait(30)
+        assert err.value.code == "cancelled"
+        assert c.ping()["pong"]
+
+
+def test_cancel_of_an_unknown_job_says_so(daemon, backend) -> None:
+    with daemon.client(backend) as c:
+        assert c.request("cancel", {"target": "nope"}).result == {"target": "nope", "state": "unknown"}
+
+
+@pytest.mark.parametrize(
+    "op,params,frames,code",
+    [
+        ("colorize", {}, {}, "frame_mismatch"),
+        ("colorize", {"tile": 3}, {}, "unknown_field"),
+        ("harmonize", {"delta_a": "big"}, {}, "bad_params"),
+        ("harmonize", {}, {"layer": np.zeros((4, 4, 2), np.uint8), "segments": np.zeros((4, 4), np.int32)},
+         "bad_shape"),
+        ("harmonize", {}, {"layer": np.zeros((4, 4, 3), np.uint8), "segments": np.zeros((5, 4), np.int32)},
+         "bad_shape"),
+        ("harmonize", {}, {"layer": np.zeros((4, 4, 3), np.int32), "segments": np.zeros((4, 4), np.int32)},
+         "bad_dtype"),
+        ("segment", {"points": [[1, 2]], "labels": [1, 0]}, {"layer": np.zeros((4, 4), np.uint8)}, "bad_params"),
+        ("ping", {"x": 1}, {}, "unknown_field"),
+        ("ping", {}, {"junk": np.zeros(3, np.uint8)}, "unknown_field"),
+    ],
+)
+def test_bad_requests_get_stable_codes(daemon, backend, op, params, frames, code) -> None:
+    with daemon.client(backend) as c:
+        with pytest.raises(RequestFailed) as err:
+            c.request(op, params, {k: Frame.from_array(v) for k, v in frames.items()})
+        assert err.value.code == code
+        assert c.ping()["pong"]
+
+
+def test_ipc_endpoint_serves_both_clients(ipc_daemon, backend) -> None:
+    data = np.arange(4096, dtype=np.uint16)
+    with ipc_daemon.client(backend) as c:
+        assert np.array_equal(array(c.request("echo", {}, {"a": Frame.from_array(data)}).frames["a"]), data)
+
+
+_NO_ZMQ = textwrap.dedent(
+    """
+    import sys
+    sys.modules["zmq"] = None  # pyzmq cannot be imported, as in an editor's Python without it
+    import numpy as np
+    from chromaseg.bridge.client import Client, Frame
+    c = Client(sys.argv[1], timeout=20)
+    assert c.backend_name == "zmtp", c.backend_name
+    assert c.ping()["pong"]
+    layer = np.full((32, 32, 4), 200, np.uint8)
+    seg = np.ones((32, 32), np.int32)
+    r = c.request("harmonize", {}, {"layer": Frame.from_array(layer), "segments": Frame.from_array(seg)})
+    assert r.frames["layer"].shape == (32, 32, 4)
+    assert bytes(c.request("echo", {}, {"x": Frame(b"abc", "u8", (3,))}).frames["x"].data) == b"abc"
+    assert "zmq" not in [m for m in sys.modules if sys.modules[m] is not None]
+    print("ok")
+    """
+)
+
+
+def test_client_falls_back_to_pure_python_without_pyzmq(daemon) -> None:
+    out = subprocess.run([sys.executable, "-c", _NO_ZMQ, daemon.endpoint], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_client_module_imports_only_the_standard_library() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        before = set(sys.modules)
+        import chromaseg.bridge.client
+        new = {m.split('.')[0] for m in set(sys.modules) - before}
+        assert not new & {"numpy", "zmq", "torch", "PIL", "cv2"}, new
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
