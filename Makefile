@@ -27,6 +27,8 @@ demo: setup
 bench: setup
 	$(PY) bench/bench_color.py
 	$(PY) bench/bench_harmonize.py
+	$(PY) bench/bench_echo.py
+	$(PY) bench/bench_segment.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .hypothesis

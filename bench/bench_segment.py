@@ -1,0 +1,71 @@
+"""Benchmark: the segmenter's interactive paths on this CPU.
+
+    .venv/bin/python bench/bench_segment.py [--repeat 7] [--json out.json]
+
+- fallback automatic segments of a 1024x683 photo (a real training photo resized; target <= 1.5 s median),
+- a fallback box prompt (GrabCut) on the same photo,
+- a SAM point prompt on a cached embedding with a random-init full-size vit_b (the decoder and prompt encoder are the
+  same for vit_t/b/l/h, so this is the prompt latency of any SAM checkpoint; target <= 100 ms). The one encoder pass
+  that fills the cache is timed once and reported too.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import median_seconds, report  # noqa: E402
+
+from chromaseg.core.classes import list_images  # noqa: E402
+from chromaseg.core.segment import Segmenter  # noqa: E402
+
+TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "train"
+
+
+def photo() -> np.ndarray:
+    path = next(p for p in list_images(TRAIN) if "coco128" in str(p))
+    return np.asarray(Image.open(path).convert("RGB").resize((1024, 683), Image.BICUBIC))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    rgb = photo()
+    rows = []
+    classic = Segmenter.classic()
+    t, _ = median_seconds(lambda: classic.auto(rgb, max_segments=64), args.repeat)
+    labels = classic.auto(rgb, max_segments=64)
+    rows.append({"case": "fallback auto 1024x683", "median_ms": round(t * 1e3, 1),
+                 "note": f"{labels.max() + 1} labels, {(labels >= 0).mean():.1%} covered"})
+    box = (300, 150, 700, 550)
+    t, _ = median_seconds(lambda: classic.prompt(rgb, box=box), args.repeat)
+    rows.append({"case": "fallback box prompt", "median_ms": round(t * 1e3, 1), "note": f"box {box}"})
+
+    import torch
+
+    from chromaseg.core.segment.registry import ModelEntry, WeightFile
+    from chromaseg.core.segment.sam_backend import SamBackend, build_sam
+
+    torch.manual_seed(0)
+    model = build_sam(ModelEntry("vit_b", "sam", (WeightFile("none"),), "vit_b")).eval()
+    sam = Segmenter(SamBackend(model, "vit_b", "sam:random-vit_b"), "benchmark")
+    start = time.perf_counter()
+    sam.prompt(rgb, points=[(512, 340)], labels=[1])
+    rows.append({"case": "SAM vit_b encoder (fills cache)", "median_ms": round((time.perf_counter() - start) * 1e3, 1),
+                 "note": "one run, random init"})
+    t, _ = median_seconds(lambda: sam.prompt(rgb, points=[(512, 340)], labels=[1]), args.repeat)
+    rows.append({"case": "SAM prompt, cached embedding", "median_ms": round(t * 1e3, 1),
+                 "note": f"vit_b random init; cache hits {sam.cache.hits}, misses {sam.cache.misses}"})
+    print(f"torch threads: {torch.get_num_threads()}")
+    report(rows, args.json)
+
+
+if __name__ == "__main__":
+    main()
