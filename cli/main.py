@@ -14,6 +14,11 @@ from typing import Sequence
 # Subcommand modules, in the order `--help` lists them.
 SUBCOMMANDS: tuple[str, ...] = (
     "demo",
+    "train",
+    "colorize",
+    "eval",
+    "weights",
+    "serve",
 )
 
 

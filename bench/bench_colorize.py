@@ -1,0 +1,69 @@
+"""Time colorize() end to end (1024x1024 and 4096x4096 RGBA uint8, with hints and a selection) and its peak memory.
+
+Targets (issue 4): 1024x1024 <= 3 s and 4096x4096 <= 30 s with peak memory <= 3 GB on the 2-core CPU.
+Uses the shipped weights when present, else a randomly initialized model of the same architecture (same cost).
+Each size runs in a fresh process so the peak resident memory is that size's own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+
+def one(size: int, repeats: int) -> dict:
+    import resource
+
+    import numpy as np
+    import torch
+
+    from chromaseg.core.classes import ClassTable, GRID_CLASSES
+    from chromaseg.core.colorize import colorize, get_model
+    from chromaseg.core.model import build_colorizer
+
+    try:
+        model = get_model()
+        source = "shipped"
+    except FileNotFoundError:
+        counts = np.zeros(GRID_CLASSES, np.int64)
+        counts[::2] = 1
+        model = build_colorizer("ccc-mobile", table=ClassTable.from_counts(counts, 1e-3), width=48).eval()
+        source = "random"
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    gray = (127 + 100 * np.sin(20 * xx) * np.cos(13 * yy)).astype(np.uint8)
+    img = np.stack([gray, gray, gray, np.full_like(gray, 255)], -1)
+    hints = np.zeros((size, size, 4), np.uint8)
+    for y, x in rng.integers(0, size - 8, (20, 2)):
+        hints[y:y + 6, x:x + 6] = (*rng.integers(0, 256, 3), 255)
+    sel = np.zeros((size, size), np.uint8)
+    sel[size // 8: -size // 8, size // 8: -size // 8] = 255
+    colorize(img[:64, :64], model=model)  # warm-up: first torch call
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        colorize(img, hints=hints, selection=sel, model=model)
+        times.append(time.perf_counter() - t0)
+    return {"size": size, "model": source, "threads": torch.get_num_threads(), "best_s": round(min(times), 3),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1024,4096")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, args.repeats)))
+        return
+    for size in (int(s) for s in args.sizes.split(",")):
+        res = subprocess.run([sys.executable, __file__, "--one", str(size), "--repeats", str(args.repeats)],
+                             capture_output=True, text=True, check=True)
+        print(res.stdout.strip())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Inference: guided upsampling, gamut fitting, and colorize()'s contract (shape, dtype, alpha, L, hints, selection)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from chromaseg.core.classes import ClassTable, GRID_CLASSES
+from chromaseg.core.color import lab_to_srgb, srgb_to_lab
+from chromaseg.core.colorize import colorize, feather_weights, fit_chroma, get_model, model_size
+from chromaseg.core.guided import guided_coefficients, guided_upsample, upsample_rows
+from chromaseg.core.model import build_colorizer, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A small random colorizer whose class centers span vivid colors (so gamut fitting is exercised)."""
+    counts = np.zeros(GRID_CLASSES, np.int64)
+    counts[::7] = 100
+    table = ClassTable.from_counts(counts, 1e-3)
+    torch.manual_seed(0)
+    net = build_colorizer("ccc-mobile-tiny", table=table).eval()
+    with torch.no_grad():
+        net.head.bias.normal_(0, 3)  # confident, varied predictions
+    return net
+
+
+def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([127 + 120 * np.sin(xx / (7 + c) + yy / (11 + c) + c) for c in range(3)], -1)
+    return np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+
+
+def lightness(img: np.ndarray) -> np.ndarray:
+    rgb = img if img.ndim == 3 else np.repeat(img[..., None], 3, -1)
+    return srgb_to_lab(rgb[..., :3])[..., 0]
+
+
+# --- guided filter ------------------------------------------------------------------------------------------------
+
+
+def test_upsample_rows_matches_a_whole_bilinear_resize() -> None:
+    x = np.random.default_rng(0).normal(size=(7, 9, 2)).astype(np.float32)
+    whole = cv2.resize(x, (50, 31), interpolation=cv2.INTER_LINEAR)
+    bands = np.concatenate([upsample_rows(x, (31, 50), a, min(a + 8, 31)) for a in range(0, 31, 8)])
+    np.testing.assert_allclose(bands, whole, atol=1e-5)
+
+
+def test_guided_filter_reproduces_a_linear_function_of_the_guide() -> None:
+    guide = np.random.default_rng(1).uniform(size=(40, 30)).astype(np.float32)
+    src = np.stack([3 * guide + 1, -2 * guide], -1)
+    a, b = guided_coefficients(guide, src, radius=2, eps=1e-8)
+    np.testing.assert_allclose(a * guide[..., None] + b, src, atol=1e-3)
+
+
+def test_guided_upsampling_keeps_colors_inside_edges() -> None:
+    # A sharp vertical edge at a non-multiple of the reduction; chroma +40 left, -40 right.
+    big = np.zeros((64, 64), np.float32)
+    big[:, :29] = 1.0
+    small_src = np.where(cv2.resize(big, (16, 16), interpolation=cv2.INTER_AREA) > 0.5, 40.0, -40.0)
+    out = guided_upsample(big, small_src[..., None].astype(np.float32), radius=2, eps=1e-4)
+    plain = cv2.resize(small_src.astype(np.float32), (64, 64), interpolation=cv2.INTER_LINEAR)
+    edge_err_guided = np.abs(out[:, 26:32, 0] - np.where(big[:, 26:32] > 0, 40, -40)).mean()
+    edge_err_plain = np.abs(plain[:, 26:32] - np.where(big[:, 26:32] > 0, 40, -40)).mean()
+    assert edge_err_guided < 0.5 * edge_err_plain
+
+
+# --- colorize -----------------------------------------------------------------------------------------------------
+
+
+def test_fit_chroma_keeps_l() -> None:
+    rng = np.random.default_rng(2)
+    lab = np.stack([rng.uniform(0, 100, 5000), rng.uniform(-110, 110, 5000), rng.uniform(-110, 110, 5000)], -1)
+    rgb = fit_chroma(lab.astype(np.float32))
+    assert rgb.min() >= 0 and rgb.max() <= 1
+    assert np.abs(srgb_to_lab(rgb)[:, 0] - lab[:, 0]).max() <= 0.2 + 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("channels", [0, 3, 4])
+def test_same_shape_dtype_alpha_and_l(model, dtype, channels) -> None:
+    base = photo(37, 51)
+    if channels == 0:
+        img8 = base[..., 1]
+    elif channels == 4:
+        img8 = np.concatenate([base, np.arange(37 * 51, dtype=np.uint8).reshape(37, 51, 1)], -1)
+    else:
+        img8 = base
+    img = {np.uint8: img8, np.uint16: img8.astype(np.uint16) * 257,
+           np.float32: img8.astype(np.float32) / 255}[dtype]
+    out = colorize(img, model=model)
+    assert out.dtype == img.dtype
+    assert out.shape == ((37, 51, 3) if channels == 0 else img.shape)
+    if channels == 4:
+        assert np.array_equal(out[..., 3], img[..., 3])
+    assert np.abs(lightness(out) - lightness(img)).max() <= 0.5
+    assert srgb_to_lab(out[..., :3])[..., 1:].std() > 1.0  # it did add color
+
+
+def test_hinted_pixels_take_the_hint_color(model) -> None:
+    img = photo(48, 64)[..., 0]
+    hints = np.zeros((48, 64, 4), np.uint8)
+    hints[20:26, 30:36] = (200, 40, 40, 255)
+    out = colorize(img, hints=hints, model=model)
+    got = srgb_to_lab(out[20:26, 30:36])[..., 1:]
+    want = srgb_to_lab(np.array([[200, 40, 40]], np.uint8))[0, 1:]
+    gray_l = lightness(img)[20:26, 30:36]
+    # Where the hint's chroma exists at the pixel's lightness it is kept; elsewhere only reduced, never turned.
+    lab = np.concatenate([gray_l[..., None], np.broadcast_to(want, (6, 6, 2))], -1).astype(np.float32)
+    reachable = np.abs(srgb_to_lab(lab_to_srgb(lab))[..., 0] - gray_l) <= 0.2
+    assert reachable.sum() > 5
+    assert np.abs(got[reachable] - want).max() < 1.5
+    hue_err = np.abs(np.arctan2(got[..., 1], got[..., 0]) - np.arctan2(want[1], want[0]))
+    assert hue_err.max() < 0.1
+    assert not np.array_equal(out, colorize(img, model=model))
+
+
+def test_selection_leaves_outside_unchanged_with_a_soft_edge(model) -> None:
+    img = photo(60, 60)
+    sel = np.zeros((60, 60), np.uint8)
+    sel[10:50, 10:50] = 255
+    out = colorize(img, selection=sel, feather=4, model=model)
+    assert np.array_equal(out[sel == 0], img[sel == 0])
+    full = colorize(img, model=model)
+    assert np.array_equal(out[20:40, 20:40], full[20:40, 20:40])
+    w = feather_weights(sel, (60, 60), 4)
+    assert w[10, 30] < 0.5 and w[14, 30] == 1 and 0 < w[11, 30] < 1
+
+
+def test_vibrancy_changes_saturation(model) -> None:
+    img = photo(40, 40)
+    bold = srgb_to_lab(colorize(img, vibrancy=0.1, model=model))[..., 1:]
+    mild = srgb_to_lab(colorize(img, vibrancy=2.0, model=model))[..., 1:]
+    assert np.hypot(*np.moveaxis(bold, -1, 0)).mean() > np.hypot(*np.moveaxis(mild, -1, 0)).mean()
+
+
+def test_harmonize_option(model) -> None:
+    img = photo(40, 40)
+    labels = np.zeros((40, 40), np.int32)
+    out = colorize(img, harmonize=True, segments=labels, model=model)
+    assert out.shape == img.shape
+    with pytest.raises(ValueError):
+        colorize(img, harmonize=True, model=model)
+
+
+def test_tiled_path_and_model_resolution(model, monkeypatch) -> None:
+    import chromaseg.core.colorize as mod
+
+    img = photo(70, 45)
+    whole = colorize(img, model=model, resolution=32)
+    monkeypatch.setattr(mod, "TILE_ROWS", 16)
+    assert np.array_equal(colorize(img, model=model, resolution=32), whole)
+    assert model_size(4096, 2048, 384) == (384, 192) and model_size(10, 20, 384) == (10, 20)
+
+
+def test_checkpoint_path_is_loaded_once(model, tmp_path) -> None:
+    save_checkpoint(model, tmp_path / "m.pt")
+    assert get_model(tmp_path / "m.pt") is get_model(str(tmp_path / "m.pt"))
+
+
+def test_module_is_callable_as_the_issue_spells_it(model) -> None:
+    from chromaseg.core import colorize as colorize_module
+
+    img = photo(16, 16)
+    assert np.array_equal(colorize_module(img, model=model), colorize(img, model=model))
+
+
+def test_rejects_bad_inputs(model) -> None:
+    with pytest.raises(ValueError):
+        colorize(np.zeros((4, 4, 2), np.uint8), model=model)
+    with pytest.raises(TypeError):
+        colorize(np.zeros((4, 4, 3), np.int32), model=model)
+    with pytest.raises(ValueError):
+        colorize(np.zeros((4, 4, 3), np.uint8), hints=np.zeros((5, 4, 4), np.uint8), model=model)
+
+
+SHARED_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
+
+
+def test_default_model_prefers_the_semantic_branch_only_when_deeplab_is_installed(tmp_path, monkeypatch) -> None:
+    import chromaseg.core.colorize as mod
+    import chromaseg.core.weights as weights
+
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    for name in (weights.COLORIZER_ASSET, weights.SEMANTIC_COLORIZER_ASSET):
+        (assets / name).write_bytes(b"")
+    monkeypatch.setattr(mod, "ASSETS", assets)
+    monkeypatch.setattr(weights, "ASSETS", assets)
+    monkeypatch.setenv("CHROMASEG_WEIGHTS", str(tmp_path / "empty"))
+    assert mod.default_model_path().name == weights.COLORIZER_ASSET
+    fake = tmp_path / "w" / weights.DEEPLAB_FOLDER
+    fake.mkdir(parents=True)
+    (fake / "deeplabv3.xml").write_text("")
+    (fake / "deeplabv3.bin").write_bytes(b"")
+    monkeypatch.setenv("CHROMASEG_WEIGHTS", str(tmp_path / "w"))
+    assert mod.default_model_path().name == weights.SEMANTIC_COLORIZER_ASSET
+
+
+def test_semantic_checkpoint_loads_with_deeplab_and_refuses_without(tmp_path, monkeypatch) -> None:
+    from chromaseg.core.semantic import FEATURE_CHANNELS
+
+    counts = np.zeros(GRID_CLASSES, np.int64)
+    counts[::9] = 10
+    net = build_colorizer("ccc-mobile-tiny", table=ClassTable.from_counts(counts, 1e-3),
+                          semantic_channels=FEATURE_CHANNELS)
+    save_checkpoint(net, tmp_path / "sem.pt")
+    monkeypatch.setenv("CHROMASEG_WEIGHTS", str(tmp_path / "nothing"))
+    with pytest.raises(FileNotFoundError):
+        get_model(tmp_path / "sem.pt")
+    if not (SHARED_MODELS / "deeplabv3-mnv2").exists():
+        pytest.skip(f"no DeepLab IR at {SHARED_MODELS}")
+    monkeypatch.setenv("CHROMASEG_WEIGHTS", str(SHARED_MODELS))
+    save_checkpoint(net, tmp_path / "sem2.pt")  # another path: the cache holds no failed load
+    out = colorize(photo(40, 56), model=tmp_path / "sem2.pt")
+    assert out.shape == (40, 56, 3)
