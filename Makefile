@@ -11,11 +11,11 @@ DEMO_OUT ?= demo-out
 setup: $(STAMP)
 
 # torch==2.13.0 first: it is the local CPU wheel; any other spec pulls a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml install/constraints-cpu.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[daemon,train,dev]'
+	$(PIP) install -q -c install/constraints-cpu.txt -e '.[daemon,train,dev]'
 	touch $(STAMP)
 
 test: setup
