@@ -29,6 +29,9 @@ from PIL import Image
 
 from chromaseg.bridge.client import Client, Frame
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import median_seconds  # noqa: E402
+
 SIZE = 4096
 
 
@@ -68,17 +71,6 @@ def start_daemon(endpoint: str, workdir: Path, name: str) -> tuple[subprocess.Po
         while "loading" in client.info()["models"].values():
             time.sleep(0.1)
     return proc, endpoint
-
-
-def time_runs(fn: Callable[[], None], runs: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
 
 
 def raw_echo(client: Client, image: np.ndarray) -> Callable[[], None]:
@@ -137,12 +129,12 @@ def main(argv: list[str] | None = None) -> int:
             for transport, ep in (("tcp", tcp_ep), ("ipc", ipc_ep)):
                 for backend in ("zmq", "zmtp"):
                     with Client(ep, timeout=60, backend=backend) as client:
-                        times = time_runs(raw_echo(client, image), args.runs, warmup=2)
+                        _, times = median_seconds(raw_echo(client, image), args.runs, warmup=2)
                     rows.append({"method": f"raw frames, {'pyzmq' if backend == 'zmq' else 'pure-Python ZMTP'}",
                                  "backend": backend, "transport": transport, "times_s": times})
             sizes: list[int] = []
             with Client(tcp_ep, timeout=120, backend="zmq") as client:
-                times = time_runs(png_echo(client, image, sizes), args.png_runs, warmup=1)
+                _, times = median_seconds(png_echo(client, image, sizes), args.png_runs, warmup=1)
             rows.append({"method": "PNG + base64 in JSON, pyzmq", "backend": "zmq", "transport": "tcp",
                          "times_s": times, "body_bytes": sizes[-1]})
         finally:
