@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--vibrancy", type=float, default=None, metavar="T",
                    help="annealed-mean temperature (default 0.38; lower = bolder)")
     p.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
-    p.add_argument("--resolution", type=int, default=None, help="long side the network sees (default 384)")
+    p.add_argument("--resolution", type=int, default=None,
+                   help="long side the network sees (default: the one the model was trained for)")
     p.set_defaults(run=run)
 
 
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from chromaseg.core.classes import list_images
-    from chromaseg.core.colorize import DEFAULT_RESOLUTION, colorize, get_model
+    from chromaseg.core.colorize import colorize, get_model
 
     paths: list[Path] = []
     for item in map(Path, args.inputs):
@@ -67,6 +68,6 @@ def run(args: argparse.Namespace) -> int:
         name = path.stem if path.stem not in seen else f"{path.parent.name}_{path.stem}"
         seen.add(name)
         result = colorize(read_image(path), hints=hints, vibrancy=args.vibrancy, model=model,
-                          resolution=args.resolution or DEFAULT_RESOLUTION)
+                          resolution=args.resolution)
         write_image(out / f"{name}.png", result)
     return 0

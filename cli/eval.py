@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N photos")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vibrancy", type=float, default=None, metavar="T",
+                   help="the model's annealed-mean temperature (default 0.38)")
     p.set_defaults(run=run)
 
 
@@ -26,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from chromaseg.core.evaluate import eval_paths, evaluate, format_table
 
     counts = [int(c) for c in args.hints.split(",") if c.strip()]
-    report = evaluate(eval_paths(args.images, args.split, args.limit), counts, model=args.model, seed=args.seed)
+    report = evaluate(eval_paths(args.images, args.split, args.limit), counts, model=args.model, seed=args.seed,
+                      vibrancy=args.vibrancy)
     print(format_table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")

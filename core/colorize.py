@@ -29,7 +29,7 @@ from chromaseg.core.model import load_checkpoint
 from chromaseg.core.weights import (ASSETS, COLORIZER_ASSET, SEMANTIC_COLORIZER_ASSET, deeplab_ir, shipped_asset,
                                     weights_dir)
 
-DEFAULT_RESOLUTION = 384  # long side the network sees
+DEFAULT_RESOLUTION = 384  # long side the network sees, unless its checkpoint records its own
 TILE_ROWS = 512  # rows per band of the full-resolution passes
 GUIDE_RADIUS = 4  # guided filter radius, in model-resolution pixels
 GUIDE_EPS = 1e-3  # guided filter regularization (L scaled to [0, 1])
@@ -64,6 +64,12 @@ def get_model(model: torch.nn.Module | str | os.PathLike | None = None) -> torch
         return model.eval()
     path = Path(model) if model is not None else default_model_path()
     return _load_cached(str(path.resolve()))
+
+
+def model_resolution(model: torch.nn.Module) -> int:
+    """The long side a model works at: recorded in its checkpoint by training, else DEFAULT_RESOLUTION."""
+    colorizer = getattr(model, "colorizer", model)  # a SemanticColorizer wraps the trained colorizer
+    return int(getattr(colorizer, "extra", {}).get("resolution", DEFAULT_RESOLUTION))
 
 
 def model_size(height: int, width: int, resolution: int) -> tuple[int, int]:
@@ -139,14 +145,15 @@ def predict_ab(model: torch.nn.Module, l_small: np.ndarray, hint_ab: np.ndarray 
 
 def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: float | None = None,
              harmonize: bool = False, segments: Any = None, model: torch.nn.Module | str | os.PathLike | None = None,
-             resolution: int = DEFAULT_RESOLUTION, feather: float | None = None) -> np.ndarray:
+             resolution: int | None = None, feather: float | None = None) -> np.ndarray:
     """Colorize an sRGB layer (HxW gray, HxWx3 or HxWx4; uint8, uint16 or float32 in [0, 1]).
 
     Returns the same dtype, height, width and alpha; a 2-D gray layer comes back as HxWx3 (color needs three
     channels). Only a*, b* change. ``hints``: HxWx4 RGBA hint layer (alpha > 0 = hint). ``vibrancy``: annealed-mean
     temperature (default 0.38; lower = bolder). ``harmonize``: CCC Algorithm 1 over ``segments`` (an HxW label map or
     a list of HxW masks; hinted pixels are protected). ``selection``: HxW uint8 (or bool) mask; ``feather``: width of
-    its soft inner edge in pixels (default 0.4 % of the long side, at least 1).
+    its soft inner edge in pixels (default 0.4 % of the long side, at least 1). ``resolution``: long side the network
+    sees (default: the model's own, see :func:`model_resolution`).
     """
     from chromaseg.core.harmonize import harmonize as harmonize_ab
 
@@ -167,7 +174,7 @@ def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: 
         l_full[y:y + TILE_ROWS] = srgb_to_lab(rgb[y:y + TILE_ROWS])[..., 0]
 
     # The network at model resolution, then the guided-filter coefficients there.
-    h, w = model_size(big_h, big_w, resolution)
+    h, w = model_size(big_h, big_w, resolution or model_resolution(net))
     l_small = cv2.resize(l_full, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (big_h, big_w) else l_full
     hint_ab = hint_mask = protect = None
     if hints is not None:

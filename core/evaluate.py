@@ -86,12 +86,13 @@ Method = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 
 
 def evaluate(paths: Sequence[str | os.PathLike], hint_counts: Sequence[int] = (0, 1, 10, 100),
-             model: Any = None, seed: int = 0, long_side: int = LONG_SIDE,
+             model: Any = None, seed: int = 0, long_side: int = LONG_SIDE, vibrancy: float | None = None,
              progress: bool = True) -> dict[str, Any]:
     """Mean metrics per method and hint count over ``paths``; also the ground truth's colorfulness.
 
     Methods: ``model`` (colorize with the given or shipped colorizer), ``gray`` and ``propagation``. Hint seeds are
-    derived from ``seed`` and the photo's index, so every method sees the same hints.
+    derived from ``seed`` and the photo's index, so every method sees the same hints. ``vibrancy``: the model's
+    annealed-mean temperature (default: colorize's).
     """
     from tqdm import tqdm
 
@@ -99,7 +100,7 @@ def evaluate(paths: Sequence[str | os.PathLike], hint_counts: Sequence[int] = (0
 
     net = get_model(model)
     methods: dict[str, Method] = {
-        "model": lambda gray, hints: colorize(gray, hints=hints, model=net),
+        "model": lambda gray, hints: colorize(gray, hints=hints, model=net, vibrancy=vibrancy),
         "gray": lambda gray, hints: gray,
         "propagation": lambda gray, hints: gray if hints is None else propagate_hints(gray, hints),
     }
@@ -116,7 +117,7 @@ def evaluate(paths: Sequence[str | os.PathLike], hint_counts: Sequence[int] = (0
                     sums[name][k][key] += value
     n = max(len(paths), 1)
     return {
-        "images": len(paths), "long_side": long_side, "seed": seed, "hint_patch": HINT_PATCH,
+        "images": len(paths), "long_side": long_side, "seed": seed, "hint_patch": HINT_PATCH, "vibrancy": vibrancy,
         "gt_colorfulness": gt_colorfulness / n,
         "results": {m: {str(k): {key: v / n for key, v in per.items()} for k, per in by_k.items()}
                     for m, by_k in sums.items()},

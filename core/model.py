@@ -113,6 +113,7 @@ class Colorizer(nn.Module):
         if table is not None and table.num_classes != config.num_classes:
             raise ValueError(f"class table has {table.num_classes} classes, config {config.num_classes}")
         self.config, self.table, self.arch = config, table, arch
+        self.extra: dict = {}  # the checkpoint's metadata (training settings, inference resolution)
         w = config.width
         c1, c2, c3, c4 = w, 2 * w, 4 * w, 6 * w
         self.stem = nn.Sequential(nn.Conv2d(4, c1, 3, 2, 1, bias=False), *_norm_act(c1))  # 1/2
@@ -271,6 +272,7 @@ def model_from_checkpoint(doc: dict) -> Colorizer:
     config = ColorizerConfig(**doc["config"])
     model = Colorizer(config, table, arch=doc["arch"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in doc["state_dict"].items()})
+    model.extra = dict(doc.get("extra", {}))
     return model.eval()
 
 

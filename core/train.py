@@ -242,11 +242,18 @@ def train(cfg: TrainConfig, resume: bool = True) -> dict[str, Any]:
                         "lr": learning_rate(cfg, step, elapsed), **validator(model)})
     save_state()
     model.eval()
-    save_checkpoint(colorizer, out / MODEL_FILE, extra={"train_config": _jsonable(cfg), "steps": step})
+    save_checkpoint(colorizer, out / MODEL_FILE, extra={"train_config": _jsonable(cfg), "steps": step,
+                                                        "resolution": inference_resolution(cfg)})
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     write_model_card(out / "model-card.md", cfg, table, history, len(train_paths), len(val_paths), step, elapsed,
                      device)
     return history[-1] if history else {}
+
+
+def inference_resolution(cfg: TrainConfig) -> int:
+    """Long side at which inference shows photos to the network at the scale it was trained on: the cached short
+    side, for a 4:3 photo (objects larger than in training were measured to cost fidelity)."""
+    return round(cfg.cache_size * 4 / 3)
 
 
 def _with_semantic_branch(colorizer: Colorizer) -> torch.nn.Module:

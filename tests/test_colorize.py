@@ -157,6 +157,20 @@ def test_tiled_path_and_model_resolution(model, monkeypatch) -> None:
     assert model_size(4096, 2048, 384) == (384, 192) and model_size(10, 20, 384) == (10, 20)
 
 
+def test_the_checkpoint_sets_the_default_resolution(model, tmp_path, monkeypatch) -> None:
+    import chromaseg.core.colorize as mod
+
+    save_checkpoint(model, tmp_path / "r.pt", extra={"resolution": 24})
+    net = get_model(tmp_path / "r.pt")
+    assert mod.model_resolution(net) == 24 and mod.model_resolution(model) == mod.DEFAULT_RESOLUTION
+    seen = []
+    real = mod.predict_ab
+    monkeypatch.setattr(mod, "predict_ab", lambda m, l, *a: seen.append(l.shape) or real(m, l, *a))
+    colorize(photo(48, 96), model=net)
+    colorize(photo(48, 96), model=net, resolution=64)
+    assert seen == [(12, 24), (32, 64)]
+
+
 def test_checkpoint_path_is_loaded_once(model, tmp_path) -> None:
     save_checkpoint(model, tmp_path / "m.pt")
     assert get_model(tmp_path / "m.pt") is get_model(str(tmp_path / "m.pt"))
@@ -218,3 +232,19 @@ def test_semantic_checkpoint_loads_with_deeplab_and_refuses_without(tmp_path, mo
     save_checkpoint(net, tmp_path / "sem2.pt")  # another path: the cache holds no failed load
     out = colorize(photo(40, 56), model=tmp_path / "sem2.pt")
     assert out.shape == (40, 56, 3)
+
+
+def test_shipped_weights_are_the_default_and_fit_the_budget(monkeypatch) -> None:
+    import chromaseg.core.colorize as mod
+    from chromaseg.core.weights import ASSETS
+
+    monkeypatch.setenv("CHROMASEG_WEIGHTS", "/nonexistent")  # the branch-free model must work on its own
+    path = mod.default_model_path()
+    assert path == ASSETS / "colorizer.pt"
+    shipped = [ASSETS / n for n in ("colorizer.pt", "class_table.json", "model-card.md")]
+    assert sum(p.stat().st_size for p in shipped) <= 25 * 2**20
+    net = get_model()
+    np.testing.assert_array_equal(ClassTable.load(ASSETS / "class_table.json").kept, net.table.kept)
+    img = photo(50, 70)
+    out = colorize(img)
+    assert out.shape == img.shape and np.abs(lightness(out) - lightness(img)).max() <= 0.5

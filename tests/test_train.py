@@ -98,6 +98,7 @@ def test_tiny_run_writes_everything_and_resumes_exactly(photo_dir, tmp_path, mon
     table = ClassTable.load(straight / "class_table.json")
     model = load_checkpoint(straight / "colorizer.pt")
     assert model.config.num_classes == table.num_classes
+    assert model.extra["resolution"] == 43 and model.extra["steps"] == 4  # a 32 px cache -> 43 px long side
     val = set((straight / "split/val.txt").read_text().split())
     assert table.meta["images"] == 20 - len(val)  # the class table saw the training split only
 
