@@ -22,3 +22,21 @@ def train_photos(shared_dir: Path) -> list[Path]:
     from chromaseg.core.classes import list_images
 
     return list_images(shared_dir / "data" / "train")[::400][:20]
+
+
+@pytest.fixture(scope="session")
+def tiny_colorizer_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-init tiny colorizer saved as a real checkpoint: exercises loading and inference, not quality."""
+    import numpy as np
+    import torch
+
+    from chromaseg.core.classes import GRID_CLASSES, ClassTable
+    from chromaseg.core.model import build_colorizer, save_checkpoint
+
+    counts = np.zeros(GRID_CLASSES, np.int64)
+    counts[::7] = 100
+    torch.manual_seed(0)
+    net = build_colorizer("ccc-mobile-tiny", table=ClassTable.from_counts(counts, 1e-3)).eval()
+    path = tmp_path_factory.mktemp("colorizer") / "tiny.pt"
+    save_checkpoint(net, path)
+    return path

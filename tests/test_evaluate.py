@@ -7,14 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from chromaseg.core.classes import ClassTable, GRID_CLASSES
 from chromaseg.core.color import srgb_to_lab
 from chromaseg.core.evaluate import (evaluate, format_table, gray_of, load_eval_image, propagate_hints,
                                      simulated_hint_layer)
-from chromaseg.core.model import build_colorizer, save_checkpoint
 
 
 def blocks(h: int = 48, w: int = 64) -> np.ndarray:
@@ -28,14 +25,8 @@ def blocks(h: int = 48, w: int = 64) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    counts = np.zeros(GRID_CLASSES, np.int64)
-    counts[::5] = 10
-    torch.manual_seed(0)
-    model = build_colorizer("ccc-mobile-tiny", table=ClassTable.from_counts(counts, 1e-3)).eval()
-    path = tmp_path_factory.mktemp("ckpt") / "m.pt"
-    save_checkpoint(model, path)
-    return path
+def checkpoint(tiny_colorizer_checkpoint: Path) -> Path:
+    return tiny_colorizer_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -4,32 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
 import pytest
 from bridge_helpers import Daemon, start_daemon
 
 
 @pytest.fixture(scope="session")
-def colorizer_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random colorizer, so `colorize` runs the real loading and inference path."""
-    import torch
-
-    from chromaseg.core.classes import GRID_CLASSES, ClassTable
-    from chromaseg.core.model import build_colorizer, save_checkpoint
-
-    counts = np.zeros(GRID_CLASSES, np.int64)
-    counts[::7] = 100
-    torch.manual_seed(0)
-    net = build_colorizer("ccc-mobile-tiny", table=ClassTable.from_counts(counts, 1e-3)).eval()
-    path = tmp_path_factory.mktemp("colorizer") / "tiny.pt"
-    save_checkpoint(net, path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def daemon(tmp_path_factory: pytest.TempPathFactory, colorizer_checkpoint: Path) -> Iterator[Daemon]:
+def daemon(tmp_path_factory: pytest.TempPathFactory, tiny_colorizer_checkpoint: Path) -> Iterator[Daemon]:
     """One daemon on loopback TCP shared by the op tests (with a tiny colorizer checkpoint)."""
-    d = start_daemon(tmp_path_factory.mktemp("daemon"), "tcp://127.0.0.1:0", "--colorizer", str(colorizer_checkpoint))
+    d = start_daemon(tmp_path_factory.mktemp("daemon"), "tcp://127.0.0.1:0", "--colorizer", str(tiny_colorizer_checkpoint))
     yield d
     assert d.stop() == 0
 
