@@ -191,12 +191,12 @@ class _PyZmqBackend:
 
     def recv(self, timeout: float) -> list[Any] | None:
         events = dict(self._poller.poll(int(max(timeout, 0) * 1000)))
+        if self._sock in events:  # replies that arrived before a disconnect are still answers: read them first
+            return [f.buffer for f in self._sock.recv_multipart(copy=False)]
         if self._monitor in events:
             self._monitor.recv_multipart()
             raise _ConnectionLost("the connection to the daemon dropped")
-        if self._sock not in events:
-            return None
-        return [f.buffer for f in self._sock.recv_multipart(copy=False)]
+        return None
 
     def close(self) -> None:
         self._sock.disable_monitor()

@@ -221,8 +221,9 @@ class Server:
         log.info("shutting down")
         if not self.worker.stop(self.config.grace):
             log.warning("the running job did not stop within %.1f s; leaving it", self.config.grace)
+            self.worker.abandon_running(ErrorCode.SHUTTING_DOWN)
         self._flush_worker_replies()
-        self._retry_outbox()
+        self._drain_outbox(deadline=time.monotonic() + self.config.grace)
         self._router.close(linger=1000)
         if self._auth is not None:
             self._auth.stop()
@@ -456,6 +457,13 @@ class Server:
                 box.pop(0)
             if not box:
                 self._outbox.pop(identity, None)
+
+    def _drain_outbox(self, deadline: float) -> None:
+        """At shutdown every request still gets its final answer: wait (bounded) for slow peers to take their replies."""
+        while self._outbox and time.monotonic() < deadline:
+            self._retry_outbox()
+            if self._outbox:
+                time.sleep(0.01)
 
     def _peer_gone(self, identity: bytes) -> None:
         """The editor disconnected: its queued and running jobs are of no use to anyone any more."""

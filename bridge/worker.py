@@ -136,6 +136,12 @@ class Worker:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def abandon_running(self, code: ErrorCode) -> None:
+        """Answer the running job now (it did not stop in time) so its client is not left waiting on a closed socket."""
+        item = self._running
+        if item is not None:
+            self._emit(item, "error", _error_body(code, "stopped: the daemon is shutting down (the job did not stop)"), [])
+
     def _loop(self) -> None:
         if self._warmup is not None:
             try:
