@@ -99,6 +99,8 @@ SPECS: dict[str, OpSpec] = {
             "resolution": Param(int, None, 16, 4096),
             "feather": Param((int, float), None, 0.0, 4096.0),
             "harmonize": Param(bool, False),
+            "segment_pass": Param(bool, False),
+            "confine_hints": Param(bool, False),
         },
         {"layer": _LAYER, "selection": _MASK, "hints": FrameRule(IMAGE_DTYPES, (4,)), "segments": _LABELS},
         needs="colorizer",
@@ -112,7 +114,7 @@ SPECS: dict[str, OpSpec] = {
         },
         {
             "layer": FrameRule(IMAGE_DTYPES, (3, 4), required=True),
-            "segments": FrameRule(_LABELS.dtypes, (0,), required=True),
+            "segments": _LABELS,
             "selection": _MASK,
             "protect": _MASK,
         },
@@ -162,8 +164,6 @@ def validate(req: Request) -> dict[str, Any]:
         _check_frames(req.op, spec.frames, req.frames, req.id)
     if req.op == "segment" and params["labels"] is not None and len(params["labels"]) != len(params["points"] or []):
         raise ProtocolError(ErrorCode.BAD_PARAMS, "segment: 'labels' needs one entry per point", req.id)
-    if req.op == "colorize" and params["harmonize"] and not any(d.name == "segments" for d in req.frames):
-        raise ProtocolError(ErrorCode.BAD_PARAMS, "colorize: harmonize=true needs a 'segments' frame", req.id)
     return params
 
 
@@ -249,6 +249,11 @@ class Models:
             self.status["segmenter"] = f"unavailable: {type(exc).__name__}: {exc}"
         log.info("models: %s on %s", self.status, self.device)
 
+    def segmenter_info(self) -> dict[str, str] | None:
+        """The active segmentation backend ("sam:<entry>" or "classic") and why it was chosen (None while loading)."""
+        seg = self.segmenter
+        return None if seg is None else {"backend": seg.backend, "reason": seg.reason}
+
     def unavailable(self, need: str | None) -> str | None:
         """Why a model the op needs is missing (None when it is there or still loading)."""
         if need is None or self.status[need] == "loading" or getattr(self, need) is not None:
@@ -296,7 +301,13 @@ def colorize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[st
     net = _require(models, "colorizer")
     from chromaseg.core.colorize import colorize as core_colorize
 
-    ctx.progress("colorize", 0, 1)
+    needs_segments = params["harmonize"] or params["segment_pass"] or (params["confine_hints"] and "hints" in a)
+    segmenter = _require(models, "segmenter") if needs_segments and "segments" not in a else None
+
+    def progress(stage: str, done: int, total: int) -> None:
+        ctx.check_cancel()  # between stages and segment crops
+        ctx.progress(stage, done, total)
+
     out = core_colorize(
         a["layer"],
         hints=a.get("hints"),
@@ -304,12 +315,18 @@ def colorize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[st
         vibrancy=params["vibrancy"],
         harmonize=params["harmonize"],
         segments=_core_labels(a["segments"]) if "segments" in a else None,
+        segment_pass=params["segment_pass"],
+        confine_hints=params["confine_hints"],
+        segmenter=segmenter,
         model=net,
         feather=params["feather"],
-        **({"resolution": params["resolution"]} if params["resolution"] else {}),
+        resolution=params["resolution"],
+        progress=progress,
     )
-    ctx.progress("colorize", 1, 1)
-    return {"colorizer": models.status["colorizer"]}, [("layer", out)]
+    info = {"colorizer": models.status["colorizer"]}
+    if segmenter is not None:
+        info["segmenter"] = segmenter.backend
+    return info, [("layer", out)]
 
 
 def harmonize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str, np.ndarray]) -> Outcome:
@@ -319,6 +336,12 @@ def harmonize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[s
 
     layer = a["layer"]
     h, w, channels = layer.shape
+    if "segments" in a:
+        labels, backend = _core_labels(a["segments"]), None
+    else:  # segments made here, by the same backend the segment op uses
+        seg = _require(models, "segmenter")
+        ctx.progress("segment", 0, 1)
+        labels, backend = seg.auto(layer), seg.backend
     bands = range(0, h, BAND_ROWS)
     total = 2 * len(bands) + 1
     lab = np.empty((h, w, 3), np.float32)
@@ -328,7 +351,7 @@ def harmonize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[s
     ctx.progress("harmonize", len(bands), total)
     protect = a["protect"] > 0 if "protect" in a else None
     ab = core_harmonize(
-        lab[..., 1:], _core_labels(a["segments"]), params["delta_a"], params["delta_b"], params["min_pixels"], protect
+        lab[..., 1:], labels, params["delta_a"], params["delta_b"], params["min_pixels"], protect
     )
     sel = a.get("selection")
     out = layer.copy()  # pixels whose a*, b* did not change stay bit-exact (no round trip through Lab)
@@ -346,7 +369,10 @@ def harmonize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[s
             out[band][moved, :3] = from_unit_float(lab_to_srgb(target), layer.dtype)
             changed += int(moved.sum())
     ctx.progress("harmonize", total, total)
-    return {"changed_pixels": changed}, [("layer", out)]
+    info: dict[str, Any] = {"changed_pixels": changed}
+    if backend is not None:
+        info["segmenter"] = backend
+    return info, [("layer", out)]
 
 
 HANDLERS: dict[str, Handler] = {"segment": segment, "colorize": colorize, "harmonize": harmonize}

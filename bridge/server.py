@@ -372,6 +372,7 @@ class Server:
             "curve": self.config.curve,
             "device": self.models.device,
             "models": dict(self.models.status),
+            "segmenter": self.models.segmenter_info(),
             "ops": list(OPS),
             "dtypes": list(DTYPES),
             "limits": self.limits.to_dict(),

@@ -19,6 +19,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "eval",
     "weights",
     "serve",
+    "install_plugin",
 )
 
 

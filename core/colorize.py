@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import sys
 import types
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -143,19 +144,75 @@ def predict_ab(model: torch.nn.Module, l_small: np.ndarray, hint_ab: np.ndarray 
     return ab[0].permute(1, 2, 0).float().cpu().numpy()
 
 
+@dataclass(frozen=True)
+class HintPixels:
+    """The artist's hinted pixels at full resolution: mask (H, W) and their ab (N, 2) in row-major order."""
+
+    mask: np.ndarray
+    ab: np.ndarray
+
+    def crop(self, ys: slice, xs: slice) -> HintPixels:
+        rows, cols = np.nonzero(self.mask)
+        keep = (rows >= ys.start) & (rows < ys.stop) & (cols >= xs.start) & (cols < xs.stop)
+        return HintPixels(self.mask[ys, xs], self.ab[keep])
+
+
+def predict_chroma(net: torch.nn.Module, l_full: np.ndarray, hints: HintPixels | None, resolution: int,
+                   temperature: float) -> np.ndarray:
+    """(H, W, 2) a*, b* for a full-resolution L (H, W): the network at ``resolution`` on the long side, then only
+    the guided-filter coefficients are upsampled along the full-resolution L, in bands of rows."""
+    big_h, big_w = l_full.shape
+    h, w = model_size(big_h, big_w, resolution)
+    l_small = cv2.resize(l_full, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (big_h, big_w) else l_full
+    hint_ab = hint_mask = None
+    if hints is not None and hints.mask.any():
+        hint_ab, hint_mask = reduce_hints(hints.mask, hints.ab, size=(h, w))
+    ab_small = predict_ab(net, l_small, hint_ab, hint_mask, temperature)
+    coef_a, coef_b = guided_coefficients(l_small * np.float32(0.01), ab_small, GUIDE_RADIUS, GUIDE_EPS)
+    ab = np.empty((big_h, big_w, 2), np.float32)
+    for y in range(0, big_h, TILE_ROWS):
+        stop = min(y + TILE_ROWS, big_h)
+        ab[y:stop] = upsample_rows(coef_a, (big_h, big_w), y, stop) * (l_full[y:stop, :, None] * np.float32(0.01))
+        ab[y:stop] += upsample_rows(coef_b, (big_h, big_w), y, stop)
+    return ab
+
+
+def segment_labels(segments: Any, shape: tuple[int, int]) -> np.ndarray:
+    """An (H, W) int32 label map (-1 = none) from a label map or a list of boolean masks (a pixel covered by several
+    masks belongs to the smallest, the overlap rule of Algorithm 1)."""
+    if isinstance(segments, np.ndarray) and segments.ndim == 2:
+        if segments.shape != shape:
+            raise ValueError(f"the segments label map must be {shape}; got {segments.shape}")
+        return segments.astype(np.int32, copy=False)
+    masks = [np.asarray(m, bool) for m in segments]
+    if any(m.shape != shape for m in masks):
+        raise ValueError(f"every segment mask must be {shape}")
+    labels = np.full(shape, -1, np.int32)
+    for i in sorted(range(len(masks)), key=lambda i: -int(masks[i].sum())):  # larger first, smaller paint over
+        labels[masks[i]] = i
+    return labels
+
+
 def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: float | None = None,
-             harmonize: bool = False, segments: Any = None, model: torch.nn.Module | str | os.PathLike | None = None,
-             resolution: int | None = None, feather: float | None = None) -> np.ndarray:
+             harmonize: bool = False, segments: Any = None, segment_pass: bool = False, confine_hints: bool = False,
+             segmenter: Any = None, model: torch.nn.Module | str | os.PathLike | None = None,
+             resolution: int | None = None, feather: float | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> np.ndarray:
     """Colorize an sRGB layer (HxW gray, HxWx3 or HxWx4; uint8, uint16 or float32 in [0, 1]).
 
     Returns the same dtype, height, width and alpha; a 2-D gray layer comes back as HxWx3 (color needs three
     channels). Only a*, b* change. ``hints``: HxWx4 RGBA hint layer (alpha > 0 = hint). ``vibrancy``: annealed-mean
-    temperature (default 0.38; lower = bolder). ``harmonize``: CCC Algorithm 1 over ``segments`` (an HxW label map or
-    a list of HxW masks; hinted pixels are protected). ``selection``: HxW uint8 (or bool) mask; ``feather``: width of
-    its soft inner edge in pixels (default 0.4 % of the long side, at least 1). ``resolution``: long side the network
-    sees (default: the model's own, see :func:`model_resolution`).
+    temperature (default 0.38; lower = bolder). The three-stage pipeline (seed 000) over ``segments`` (an HxW label
+    map, -1 = none, or a list of HxW masks; computed by ``segmenter``, default ``Segmenter.default()``, when a stage
+    needs them and none are given): ``segment_pass`` re-predicts each large segment on its own crop and fuses it
+    back with a feathered edge; ``confine_hints`` lets a hint color only its own segment; ``harmonize`` runs CCC
+    Algorithm 1 over the segments (hinted pixels are protected). ``selection``: HxW uint8 (or bool) mask;
+    ``feather``: width of its soft inner edge in pixels (default 0.4 % of the long side, at least 1).
+    ``resolution``: long side the network sees (default: the model's own, see :func:`model_resolution`).
+    ``progress(stage, done, total)`` is called between stages and crops.
     """
     from chromaseg.core.harmonize import harmonize as harmonize_ab
+    from chromaseg.core.segment_pass import confine_to_hinted_segments, refine_segments
 
     image = np.asarray(image)
     rgb, alpha = _as_rgb(image)
@@ -163,35 +220,45 @@ def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: 
     big_h, big_w = rgb.shape[:2]
     if hints is not None and np.shape(hints)[:2] != (big_h, big_w):
         raise ValueError(f"the hint layer must be {big_h}x{big_w}; got {np.shape(hints)}")
-    if harmonize and segments is None:
-        raise ValueError("harmonize=True needs segments")
+    report = progress or (lambda stage, done, total: None)
     net = get_model(model)
     temperature = DEFAULT_TEMPERATURE if vibrancy is None else float(vibrancy)
+    res = resolution or model_resolution(net)
 
-    # Full-resolution L, one band at a time.
     l_full = np.empty((big_h, big_w), np.float32)
     for y in range(0, big_h, TILE_ROWS):
         l_full[y:y + TILE_ROWS] = srgb_to_lab(rgb[y:y + TILE_ROWS])[..., 0]
+    hint_px = HintPixels(*hint_layer_pixels(hints)) if hints is not None else None
+    has_hints = hint_px is not None and bool(hint_px.mask.any())
 
-    # The network at model resolution, then the guided-filter coefficients there.
-    h, w = model_size(big_h, big_w, resolution or model_resolution(net))
-    l_small = cv2.resize(l_full, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (big_h, big_w) else l_full
-    hint_ab = hint_mask = protect = None
-    if hints is not None:
-        protect, hinted = hint_layer_pixels(hints)
-        hint_ab, hint_mask = reduce_hints(protect, hinted, size=(h, w))
-    ab_small = predict_ab(net, l_small, hint_ab, hint_mask, temperature)
-    coef_a, coef_b = guided_coefficients(l_small * np.float32(0.01), ab_small, GUIDE_RADIUS, GUIDE_EPS)
+    report("colorize", 0, 1)
+    ab = predict_chroma(net, l_full, hint_px, res, temperature)
+    report("colorize", 1, 1)
+    labels = None
+    if harmonize or segment_pass or (confine_hints and has_hints):
+        if segments is None:
+            report("segment", 0, 1)
+            labels = _auto_segments(segmenter, image)
+            report("segment", 1, 1)
+        else:
+            labels = segment_labels(segments, (big_h, big_w))
+    if confine_hints and has_hints:
+        ab = confine_to_hinted_segments(ab, predict_chroma(net, l_full, None, res, temperature), labels, hint_px.mask)
+    if segment_pass:
+        def predict_region(crop: Any) -> np.ndarray:
+            ys, xs = crop.slices
+            region_hints = hint_px.crop(ys, xs) if has_hints else None
+            if confine_hints and region_hints is not None:  # the crop's own segment decides what its hints color
+                region_hints = region_hints if (labels[ys, xs][region_hints.mask] == crop.label).any() else None
+            return predict_chroma(net, l_full[ys, xs], region_hints, res, temperature)
 
-    ab = np.empty((big_h, big_w, 2), np.float32)
-    for y in range(0, big_h, TILE_ROWS):
-        stop = min(y + TILE_ROWS, big_h)
-        ab[y:stop] = upsample_rows(coef_a, (big_h, big_w), y, stop) * (l_full[y:stop, :, None] * np.float32(0.01))
-        ab[y:stop] += upsample_rows(coef_b, (big_h, big_w), y, stop)
-    if protect is not None:
-        ab[protect] = hinted
+        refine_segments(ab, labels, predict_region, res, lambda done, total: report("segment pass", done, total))
+    if has_hints:
+        ab[hint_px.mask] = hint_px.ab
     if harmonize:
-        ab = harmonize_ab(ab, segments, protect=protect)
+        report("harmonize", 0, 1)
+        ab = harmonize_ab(ab, labels, protect=hint_px.mask if has_hints else None)
+        report("harmonize", 1, 1)
 
     weight = None
     if selection is not None:
@@ -213,6 +280,20 @@ def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: 
     if alpha is not None:
         out[..., 3] = alpha
     return out
+
+
+def _auto_segments(segmenter: Any, image: np.ndarray) -> np.ndarray:
+    """Segments for the pipeline's later stages when the caller gave none."""
+    if segmenter is None:
+        segmenter = _default_segmenter()
+    return segmenter.auto(image)
+
+
+@lru_cache(maxsize=1)
+def _default_segmenter() -> Any:
+    from chromaseg.core.segment import Segmenter
+
+    return Segmenter.default()
 
 
 class _CallableModule(types.ModuleType):

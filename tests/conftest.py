@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,3 +41,21 @@ def tiny_colorizer_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("colorizer") / "tiny.pt"
     save_checkpoint(net, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def vivid_colorizer():
+    """A small random colorizer whose class centers span vivid colors (so gamut fitting is exercised)."""
+    import torch
+
+    from chromaseg.core.classes import GRID_CLASSES, ClassTable
+    from chromaseg.core.model import build_colorizer
+
+    counts = np.zeros(GRID_CLASSES, np.int64)
+    counts[::7] = 100
+    table = ClassTable.from_counts(counts, 1e-3)
+    torch.manual_seed(0)
+    net = build_colorizer("ccc-mobile-tiny", table=table).eval()
+    with torch.no_grad():
+        net.head.bias.normal_(0, 3)  # confident, varied predictions
+    return net

@@ -113,6 +113,41 @@ def test_colorize_gray_u16_comes_back_rgb_with_harmonize(daemon, backend) -> Non
     assert (f.dtype, f.shape) == ("u16", (32, 32, 3))
 
 
+def test_colorize_pipeline_segments_by_itself(daemon, backend) -> None:
+    """No segments sent: the daemon segments the layer with its active backend for the segment pass and
+    harmonization, and reports each stage."""
+    layer = photo(240, 320, 3)
+    stages = []
+    with daemon.client(backend) as c:
+        reply = c.request("colorize", {"harmonize": True, "segment_pass": True, "resolution": 64},
+                          {"layer": Frame.from_array(layer)}, lambda p: stages.append(p.stage))
+        assert reply.result["segmenter"] == c.info()["segmenter"]["backend"] == "classic"
+    assert array(reply.frames["layer"]).shape == layer.shape
+    assert {"colorize", "segment", "harmonize"} <= set(stages)
+
+
+def test_colorize_confines_hints_to_their_segment(daemon, backend) -> None:
+    layer = photo(64, 64, 3)
+    hints = np.zeros((64, 64, 4), np.uint8)
+    hints[5:9, 5:9] = (255, 0, 0, 255)  # in the left half
+    frames = {"layer": Frame.from_array(layer), "hints": Frame.from_array(hints),
+              "segments": Frame.from_array(halves(64, 64))}
+    with daemon.client(backend) as c:
+        confined = array(c.request("colorize", {"confine_hints": True, "resolution": 32}, frames).frames["layer"])
+        free = array(c.request("colorize", {"resolution": 32}, {"layer": Frame.from_array(layer)}).frames["layer"])
+    right = halves(64, 64) == 2
+    assert np.array_equal(confined[right], free[right])
+
+
+def test_harmonize_segments_by_itself(daemon, backend) -> None:
+    layer = photo(96, 80, 4)
+    with daemon.client(backend) as c:
+        reply = c.request("harmonize", {"min_pixels": 50}, {"layer": Frame.from_array(layer)})
+    out = array(reply.frames["layer"])
+    assert reply.result["segmenter"] == "classic" and reply.result["changed_pixels"] > 0
+    assert np.array_equal(out[..., 3], layer[..., 3])
+
+
 def test_segment_auto_and_prompted(daemon, backend) -> None:
     layer = photo(64, 64, 3)
     layer[16:48, 16:48] = (250, 20, 20)
