@@ -1,6 +1,8 @@
 """Shared fixtures: where ../shared lives (tests read training photos from it at run time, never from the repo)."""
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +61,26 @@ def vivid_colorizer():
     with torch.no_grad():
         net.head.bias.normal_(0, 3)  # confident, varied predictions
     return net
+
+
+TINY_ARCH = {"embed_dim": 32, "depth": 2, "num_heads": 2, "global_attn_indexes": [1], "image_size": 256,
+             "window_size": 4, "prompt_embed_dim": 32}
+
+
+@pytest.fixture(scope="session")
+def tiny_sam_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights dir holding a saved random-init tiny ViT SAM and a registry entry with the file's real sha256."""
+    import torch
+
+    from chromaseg.core.segment.registry import ModelEntry, WeightFile
+    from chromaseg.core.segment.sam_backend import build_sam
+
+    root = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    model = build_sam(ModelEntry("tiny", "sam", (WeightFile("tiny.pt"),), "vit_b", TINY_ARCH))
+    torch.save(model.state_dict(), root / "tiny.pt")
+    sha = hashlib.sha256((root / "tiny.pt").read_bytes()).hexdigest()
+    entry = {"name": "tiny-vit_b", "kind": "sam", "model_type": "vit_b", "arch": TINY_ARCH,
+             "files": [{"path": "tiny.pt", "sha256": sha}]}
+    (root / "registry.json").write_text(json.dumps({"entries": [entry]}))
+    return root

@@ -2,9 +2,7 @@
 generator, embedding cache and weights registry."""
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,32 +14,9 @@ from chromaseg.core.segment.cache import EmbeddingCache, content_key
 from chromaseg.core.segment.labels import cap_labels
 from chromaseg.core.segment.registry import BUILTIN, entries
 
-TINY_ARCH = {"embed_dim": 32, "depth": 2, "num_heads": 2, "global_attn_indexes": [1], "image_size": 256,
-             "window_size": 4, "prompt_embed_dim": 32}
-
-
 @pytest.fixture(scope="module")
 def photos(train_photos: list[Path]) -> list[np.ndarray]:
     return [np.asarray(Image.open(p).convert("RGB")) for p in train_photos[:4]]
-
-
-@pytest.fixture(scope="module")
-def tiny_sam_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A weights dir holding a saved random-init tiny ViT SAM and a registry entry with the file's real sha256."""
-    import torch
-
-    from chromaseg.core.segment.registry import ModelEntry, WeightFile
-    from chromaseg.core.segment.sam_backend import build_sam
-
-    root = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    model = build_sam(ModelEntry("tiny", "sam", (WeightFile("tiny.pt"),), "vit_b", TINY_ARCH))
-    torch.save(model.state_dict(), root / "tiny.pt")
-    sha = hashlib.sha256((root / "tiny.pt").read_bytes()).hexdigest()
-    entry = {"name": "tiny-vit_b", "kind": "sam", "model_type": "vit_b", "arch": TINY_ARCH,
-             "files": [{"path": "tiny.pt", "sha256": sha}]}
-    (root / "registry.json").write_text(json.dumps({"entries": [entry]}))
-    return root
 
 
 def test_default_without_weights_is_classic(tmp_path: Path) -> None:
@@ -155,10 +130,8 @@ def test_default_picks_registered_checkpoint(tiny_sam_dir: Path, photos: list[np
     box = (w // 4, h // 4, 3 * w // 4, 3 * h // 4)
     first = seg.prompt(rgb, box=box)
     assert (seg.cache.hits, seg.cache.misses) == (0, 1)
-    start = time.perf_counter()
     second = seg.prompt(rgb, points=[(w // 2, h // 2)], labels=[1])
-    assert time.perf_counter() - start < 1.0
-    assert (seg.cache.hits, seg.cache.misses) == (1, 1)
+    assert (seg.cache.hits, seg.cache.misses) == (1, 1)  # the encoder ran once: the second prompt hit the cache
     assert first.shape == second.shape == (h, w)
     outside = first.copy()
     outside[box[1]:box[3], box[0]:box[2]] = False

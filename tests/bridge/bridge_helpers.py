@@ -39,13 +39,15 @@ def serve_command(endpoint: str, workdir: Path, *extra: str) -> list[str]:
             str(workdir / "daemon.log"), "--ready-file", str(workdir / "ready"), *extra]
 
 
-def start_daemon(workdir: Path, endpoint: str = "tcp://127.0.0.1:0", *extra: str, wait_models: bool = True) -> Daemon:
+def start_daemon(workdir: Path, endpoint: str = "tcp://127.0.0.1:0", *extra: str, wait_models: bool = True,
+                 env: dict[str, str] | None = None) -> Daemon:
+    """A daemon subprocess serving on ``endpoint``; ``env`` is added to this process's environment."""
     workdir.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir, 0o700)
     ready = workdir / "ready"
     ready.unlink(missing_ok=True)
     proc = subprocess.Popen(serve_command(endpoint, workdir, *extra), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
     deadline = time.monotonic() + 60
     while not ready.exists():
         if proc.poll() is not None:
