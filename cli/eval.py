@@ -21,6 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vibrancy", type=float, default=None, metavar="T",
                    help="the model's annealed-mean temperature (default 0.38)")
+    p.add_argument("--harmonize", action="store_true",
+                   help="also score the colorizer followed by Algorithm 1 over automatic segments")
     p.set_defaults(run=run)
 
 
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     counts = [int(c) for c in args.hints.split(",") if c.strip()]
     report = evaluate(eval_paths(args.images, args.split, args.limit), counts, model=args.model, seed=args.seed,
-                      vibrancy=args.vibrancy)
+                      vibrancy=args.vibrancy, harmonize=args.harmonize)
     print(format_table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")

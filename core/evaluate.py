@@ -87,12 +87,13 @@ Method = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 
 def evaluate(paths: Sequence[str | os.PathLike], hint_counts: Sequence[int] = (0, 1, 10, 100),
              model: Any = None, seed: int = 0, long_side: int = LONG_SIDE, vibrancy: float | None = None,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, harmonize: bool = False) -> dict[str, Any]:
     """Mean metrics per method and hint count over ``paths``; also the ground truth's colorfulness.
 
     Methods: ``model`` (colorize with the given or shipped colorizer), ``gray`` and ``propagation``. Hint seeds are
     derived from ``seed`` and the photo's index, so every method sees the same hints. ``vibrancy``: the model's
-    annealed-mean temperature (default: colorize's).
+    annealed-mean temperature (default: colorize's). ``harmonize`` adds ``model+harmonize``: the same colorizer
+    followed by Algorithm 1 over the default segmenter's segments of the gray input.
     """
     from tqdm import tqdm
 
@@ -104,6 +105,12 @@ def evaluate(paths: Sequence[str | os.PathLike], hint_counts: Sequence[int] = (0
         "gray": lambda gray, hints: gray,
         "propagation": lambda gray, hints: gray if hints is None else propagate_hints(gray, hints),
     }
+    if harmonize:
+        from chromaseg.core.segment import Segmenter
+
+        segmenter = Segmenter.default()
+        methods["model+harmonize"] = lambda gray, hints: colorize(gray, hints=hints, model=net, vibrancy=vibrancy,
+                                                                  harmonize=True, segmenter=segmenter)
     sums = {m: {k: dict.fromkeys(METRICS, 0.0) for k in hint_counts} for m in methods}
     gt_colorfulness = 0.0
     for i, path in enumerate(tqdm(list(paths), desc="evaluating", unit="img", disable=not progress)):

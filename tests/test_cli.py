@@ -16,14 +16,18 @@ def test_help_lists_subcommands():
     assert "demo" in out
 
 
-def test_demo_writes_its_images(tmp_path, capsys):
+def test_demo_writes_its_images(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CHROMASEG_WEIGHTS", str(tmp_path / "no-weights"))  # hermetic: the fallback segmenter
     assert main(["demo", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    assert str(tmp_path) in printed and "max error 0/255" in printed
+    assert str(tmp_path) in printed and "PSNR" in printed and "segmenter: classic" in printed
     original = np.asarray(Image.open(tmp_path / "original.png"))
-    for name in ("gray.png", "roundtrip.png", "harmonized.png"):
+    for name in ("gray.png", "colorized.png", "colorized-pipeline.png", "colorized-10-hints.png"):
         image = np.asarray(Image.open(tmp_path / name))
         assert image.shape == original.shape
     gray = np.asarray(Image.open(tmp_path / "gray.png")).astype(int)
     assert np.abs(gray[..., 0] - gray[..., 1]).max() <= 1  # L only: neutral
-    assert not np.array_equal(np.asarray(Image.open(tmp_path / "harmonized.png")), original)
+    colorized = np.asarray(Image.open(tmp_path / "colorized.png")).astype(int)
+    assert np.abs(colorized[..., 0] - colorized[..., 2]).mean() > 3  # the colorizer added color
+    strip = np.asarray(Image.open(tmp_path / "strip.png"))
+    assert strip.shape == (original.shape[0], 5 * original.shape[1], 3)
