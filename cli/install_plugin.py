@@ -11,40 +11,28 @@ EDITOR_CHOICES = ("krita", "gimp")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("install-plugin", help="install the Krita or GIMP 3 plugin", description=__doc__)
-    p.add_argument("editor", choices=EDITOR_CHOICES)
-    p.add_argument("--dest", help="the editor's plugin folder (default: its per-user folder on this system)")
-    p.set_defaults(run=run_install)
-    u = sub.add_parser("uninstall-plugin", help="remove an installed plugin", description=__doc__)
-    u.add_argument("editor", choices=EDITOR_CHOICES)
-    u.add_argument("--dest", help="the editor's plugin folder (default: its per-user folder on this system)")
-    u.set_defaults(run=run_uninstall)
+    for command, verb in (("install-plugin", "install the Krita or GIMP 3 plugin"),
+                          ("uninstall-plugin", "remove an installed plugin")):
+        p = sub.add_parser(command, help=verb, description=__doc__)
+        p.add_argument("editor", choices=EDITOR_CHOICES)
+        p.add_argument("--dest", help="the editor's plugin folder (default: its per-user folder on this system)")
+        p.set_defaults(run=run, install=command == "install-plugin")
 
 
-def run_install(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from chromaseg.install.plugins import EDITORS, install
+    from chromaseg.install.plugins import EDITORS, install, uninstall
 
+    dest = Path(args.dest) if args.dest else None
     try:
-        home = install(args.editor, Path(args.dest) if args.dest else None)
+        if args.install:
+            home = install(args.editor, dest)
+            print(f"installed the {args.editor} plugin in {home.parent}")
+            print(EDITORS[args.editor].enable_hint)
+        else:
+            print("removed " + ", ".join(str(p) for p in uninstall(args.editor, dest)))
     except (OSError, ValueError) as exc:
-        print(f"install-plugin {args.editor}: FAILED: {exc}")
+        print(f"{'install' if args.install else 'uninstall'}-plugin {args.editor}: FAILED: {exc}")
         return 1
-    print(f"installed the {args.editor} plugin in {home.parent}")
-    print(EDITORS[args.editor].enable_hint)
-    return 0
-
-
-def run_uninstall(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from chromaseg.install.plugins import uninstall
-
-    try:
-        removed = uninstall(args.editor, Path(args.dest) if args.dest else None)
-    except (OSError, ValueError) as exc:
-        print(f"uninstall-plugin {args.editor}: FAILED: {exc}")
-        return 1
-    print("removed " + ", ".join(str(p) for p in removed))
     return 0
