@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_segment.py [--repeat 7] [--json out.json]
 
-- fallback automatic segments of a 1024x683 photo (a real training photo resized; target <= 1.5 s median),
+- fallback automatic segments of a 1024x683 photo (a real training photo resized; target <= 1.5 s median) and of
+  the same photo stretched to 1024x1024,
 - a fallback box prompt (GrabCut) on the same photo,
 - a SAM point prompt on a cached embedding with a random-init full-size vit_b (the decoder and prompt encoder are the
   same for vit_t/b/l/h, so this is the prompt latency of any SAM checkpoint; target <= 100 ms). The one encoder pass
@@ -40,10 +41,12 @@ def main() -> None:
     rgb = photo()
     rows = []
     classic = Segmenter.classic()
-    t, _ = median_seconds(lambda: classic.auto(rgb, max_segments=64), args.repeat)
-    labels = classic.auto(rgb, max_segments=64)
-    rows.append({"case": "fallback auto 1024x683", "median_ms": round(t * 1e3, 1),
-                 "note": f"{labels.max() + 1} labels, {(labels >= 0).mean():.1%} covered"})
+    square = np.asarray(Image.fromarray(rgb).resize((1024, 1024), Image.BICUBIC))
+    for name, image in (("1024x683", rgb), ("1024x1024", square)):
+        t, _ = median_seconds(lambda: classic.auto(image, max_segments=64), args.repeat)
+        labels = classic.auto(image, max_segments=64)
+        rows.append({"case": f"fallback auto {name}", "median_ms": round(t * 1e3, 1),
+                     "note": f"{labels.max() + 1} labels, {(labels >= 0).mean():.1%} covered"})
     box = (300, 150, 700, 550)
     t, _ = median_seconds(lambda: classic.prompt(rgb, box=box), args.repeat)
     rows.append({"case": "fallback box prompt", "median_ms": round(t * 1e3, 1), "note": f"box {box}"})
