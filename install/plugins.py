@@ -45,7 +45,7 @@ EDITORS: dict[str, EditorPlugin] = {
         home="chromaseg_krita",
         executable=None,
         enable_hint="Restart Krita, enable 'Chromaseg' in Settings > Configure Krita > Python Plugin Manager, restart "
-                    "again; the actions are under Tools > Chromaseg and the docker under Settings > Dockers.",
+                    "again; the commands are in the Chromaseg menu and the docker under Settings > Dockers > Chromaseg.",
     ),
     "gimp": EditorPlugin(
         editor="gimp",

@@ -1,0 +1,213 @@
+"""The artist's commands as `Plan`s: the daemon request built from the document, and how its answer is written back.
+
+Building a plan reads the document (and refuses early, with a PluginError, when the command cannot work); nothing is
+written until the daemon has answered and `Plan.apply` runs, so a failed or cancelled job leaves the document as it
+was. Pixels go out in the editor's layout converted to wire RGBA, and come back converted the other way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chromaseg.bridge.client import Frame, Reply
+from chromaseg.plugins.common import naming
+from chromaseg.plugins.common.adapter import DocumentAdapter, SelectionMode
+from chromaseg.plugins.common.errors import PluginError
+from chromaseg.plugins.common.geometry import Rect, context_margin, mask_bbox
+from chromaseg.plugins.common.pixels import (
+    PixelFormat,
+    alpha_mask,
+    any_set,
+    from_wire,
+    label_masks,
+    to_wire,
+    wire_itemsize,
+)
+from chromaseg.plugins.common.settings import Settings
+
+
+@dataclass
+class Plan:
+    """One request to the daemon and what to do with its reply.
+
+    `apply(reply)` writes the result into the document (one undo step) and returns a status line for the artist.
+    Keep the plan alive until the job is done: `frames` are sent without copying.
+    """
+
+    title: str
+    op: str
+    params: dict[str, Any]
+    frames: dict[str, Frame]
+    apply: Callable[[Reply], str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Region:
+    """The part of the layer a command works on, and the selection inside it (None: the whole region)."""
+
+    rect: Rect
+    selection: bytes | None
+
+
+def _whole_layer(doc: DocumentAdapter) -> Region:
+    bounds = doc.layer_bounds()
+    if bounds.empty:
+        raise PluginError(f"The layer {doc.layer_name()!r} is empty: there is nothing to work on.")
+    return Region(bounds, None)
+
+
+def _selected(doc: DocumentAdapter, settings: Settings, *, context: bool) -> Region | None:
+    """The selection's tight box (plus context when asked), clamped to the layer; None when nothing is selected."""
+    loose = doc.selection_bounds()
+    if loose is None or loose.empty:
+        return None
+    box = mask_bbox(doc.read_selection(loose), loose)
+    if box is None:
+        return None
+    layer = doc.layer_bounds()
+    if context:
+        box = box.pad(context_margin(box, settings.padding, settings.min_padding), layer)
+    else:
+        box = box.intersect(layer)
+    if box.empty:
+        raise PluginError(f"The selection does not touch the layer {doc.layer_name()!r}.")
+    return Region(box, doc.read_selection(box))
+
+
+def _require_selection(doc: DocumentAdapter, settings: Settings, what: str) -> Region:
+    region = _selected(doc, settings, context=True)
+    if region is None:
+        raise PluginError(f"{what} needs a selection: select a region first (a box or a rough lasso is enough).")
+    return region
+
+
+def _layer_frame(doc: DocumentAdapter, rect: Rect, fmt: PixelFormat) -> Frame:
+    return Frame(to_wire(doc.read_layer(rect), fmt), fmt.wire_dtype, (rect.h, rect.w, 4))
+
+
+def _hints(doc: DocumentAdapter, rect: Rect) -> Frame | None:
+    """The hint layer as a wire frame, or None when it is missing or nothing is painted on it in `rect`."""
+    read = doc.read_hints(rect)
+    if read is None:
+        return None
+    data, fmt = read
+    rgba = to_wire(data, fmt)
+    if not any_set(alpha_mask(rgba, wire_itemsize(fmt.wire_dtype))):
+        return None
+    return Frame(rgba, fmt.wire_dtype, (rect.h, rect.w, 4))
+
+
+def _mask_frame(mask: bytes, rect: Rect) -> Frame:
+    return Frame(mask, "u8", (rect.h, rect.w))
+
+
+def _result_pixels(reply: Reply, fmt: PixelFormat, rect: Rect) -> bytes:
+    frame = reply.frames.get("layer")
+    if frame is None or frame.dtype != fmt.wire_dtype or tuple(frame.shape) != (rect.h, rect.w, 4):
+        got = None if frame is None else f"{frame.dtype} {list(frame.shape)}"
+        raise PluginError(f"The daemon sent an unexpected result ({got}); the document is unchanged.")
+    return bytes(from_wire(frame.data, fmt))
+
+
+def colorize(doc: DocumentAdapter, settings: Settings, *, selection_only: bool) -> Plan:
+    """Colorize the active layer, or only the selection (with context around it and a feathered edge)."""
+    fmt = doc.pixel_format()
+    region = _require_selection(doc, settings, "Colorize selection") if selection_only else _whole_layer(doc)
+    frames = {"layer": _layer_frame(doc, region.rect, fmt)}
+    if region.selection is not None:
+        frames["selection"] = _mask_frame(region.selection, region.rect)
+    hints = _hints(doc, region.rect)
+    if hints is not None:
+        frames["hints"] = hints
+    params: dict[str, Any] = {
+        "vibrancy": settings.vibrancy,
+        "harmonize": settings.harmonize,
+        "segment_pass": settings.segment_pass,
+        "confine_hints": settings.confine_hints,
+    }
+    if region.selection is not None:
+        params["feather"] = settings.feather
+    name = naming.colorized_name(
+        doc.layer_name(), settings, hints=hints is not None, selection=region.selection is not None
+    )
+
+    def apply(reply: Reply) -> str:
+        doc.add_result_layer(name, region.rect, _result_pixels(reply, fmt, region.rect), region.selection)
+        return f"Added layer {name!r}."
+
+    title = "Colorize selection" if selection_only else "Colorize layer"
+    return Plan(title, "colorize", params, frames, apply)
+
+
+def harmonize(doc: DocumentAdapter, settings: Settings) -> Plan:
+    """Algorithm 1 on an already colored layer (within the selection when there is one); painted hints are kept."""
+    fmt = doc.pixel_format()
+    region = _selected(doc, settings, context=True) or _whole_layer(doc)
+    frames = {"layer": _layer_frame(doc, region.rect, fmt)}
+    if region.selection is not None:
+        frames["selection"] = _mask_frame(region.selection, region.rect)
+    hints = _hints(doc, region.rect)
+    if hints is not None:
+        frames["protect"] = _mask_frame(alpha_mask(hints.data, wire_itemsize(hints.dtype)), region.rect)
+    name = naming.harmonized_name(doc.layer_name(), protected=hints is not None, selection=region.selection is not None)
+
+    def apply(reply: Reply) -> str:
+        doc.add_result_layer(name, region.rect, _result_pixels(reply, fmt, region.rect), region.selection)
+        changed = reply.result.get("changed_pixels")
+        return f"Added layer {name!r} ({changed} pixels changed)."
+
+    return Plan("Harmonize layer", "harmonize", {}, frames, apply)
+
+
+_DONE = {SelectionMode.REPLACE: "replaced", SelectionMode.ADD: "was added to", SelectionMode.SUBTRACT: "was cut from"}
+
+
+def select_object(doc: DocumentAdapter, settings: Settings, mode: SelectionMode) -> Plan:
+    """The selection (a box or a rough lasso) is the prompt; the object's mask replaces, is added to or is cut from
+    the selection."""
+    region = _require_selection(doc, settings, "Select object")
+    assert region.selection is not None
+    layer = _layer_frame(doc, region.rect, doc.pixel_format())
+    frames = {"layer": layer, "selection": _mask_frame(region.selection, region.rect)}
+
+    def apply(reply: Reply) -> str:
+        frame = reply.frames.get("mask")
+        if frame is None or frame.dtype != "u8" or tuple(frame.shape) != (region.rect.h, region.rect.w):
+            raise PluginError("The daemon sent no usable object mask; the selection is unchanged.")
+        mask = bytes(frame.data)
+        if not any_set(mask):
+            raise PluginError("No object was found in the selection; the selection is unchanged.")
+        doc.set_selection(region.rect, mask, mode)
+        return f"The object ({mask.count(255)} px) {_DONE[mode]} the selection."
+
+    return Plan(f"Select object ({mode.value})", "segment", {}, frames, apply)
+
+
+def auto_segment(doc: DocumentAdapter, settings: Settings) -> Plan:
+    """Segments of the layer (or of the selected region) as a group of pickable selection masks."""
+    region = _selected(doc, settings, context=False) or _whole_layer(doc)
+    rect = region.rect
+    layer = _layer_frame(doc, rect, doc.pixel_format())
+    source = doc.layer_name()
+
+    def apply(reply: Reply) -> str:
+        frame = reply.frames.get("segments")
+        if frame is None or frame.dtype != "i32" or tuple(frame.shape) != (rect.h, rect.w):
+            raise PluginError("The daemon sent no usable segments; the document is unchanged.")
+        count = min(int(reply.result.get("segments", settings.max_segments)), settings.max_segments)
+        masks = label_masks(frame.data, count)
+        if not masks:
+            raise PluginError("No segments were found; the document is unchanged.")
+        named = [(naming.segment_name(label, mask.count(255)), mask) for label, mask in masks]
+        name = naming.segments_name(source, len(named))
+        doc.add_segment_masks(name, rect, named)
+        return f"Added {name!r}: pick a segment's mask to select it."
+
+    return Plan("Auto-segment", "segment", {"max_segments": settings.max_segments}, {"layer": layer}, apply)
+
+
+def add_hint_layer(doc: DocumentAdapter) -> str:
+    """Create the "Color hints" layer (no daemon needed); the status line says what to do next."""
+    if doc.add_hint_layer():
+        return f"Added {naming.HINT_LAYER_NAME!r}: paint colors on it, then colorize."
+    return f"{naming.HINT_LAYER_NAME!r} already exists: paint colors on it, then colorize."

@@ -1,0 +1,53 @@
+"""The artist's commands, one list for every editor: a key, menu text, a tooltip, and what running it means.
+
+`Command.run(doc, settings)` returns a `Plan` when the daemon must do the work (the editor hands it to a `Runner`), or
+a status line when it was done at once in the document (the hint layer).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+from chromaseg.plugins.common import actions
+from chromaseg.plugins.common.actions import Plan
+from chromaseg.plugins.common.adapter import DocumentAdapter, SelectionMode
+from chromaseg.plugins.common.settings import Settings
+
+Outcome = Union[Plan, str]
+
+
+@dataclass(frozen=True)
+class Command:
+    key: str
+    label: str
+    tooltip: str
+    run: Callable[[DocumentAdapter, Settings], Outcome]
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("colorize_layer", "Colorize Layer", "Colorize the active layer into a new layer above it.",
+            lambda doc, s: actions.colorize(doc, s, selection_only=False)),
+    Command("colorize_selection", "Colorize Selection",
+            "Colorize the selected region (with context around it and a feathered edge) into a new, masked layer.",
+            lambda doc, s: actions.colorize(doc, s, selection_only=True)),
+    Command("hint_layer", "Add Color Hint Layer",
+            "Add the 'Color hints' layer: every pixel painted on it is a color hint for colorize.",
+            lambda doc, s: actions.add_hint_layer(doc)),
+    Command("select_object", "Select Object",
+            "Replace the selection (a box or a rough lasso around something) by the object inside it.",
+            lambda doc, s: actions.select_object(doc, s, SelectionMode.REPLACE)),
+    Command("select_object_add", "Add Object to Selection",
+            "Add the object inside the selection to the selection.",
+            lambda doc, s: actions.select_object(doc, s, SelectionMode.ADD)),
+    Command("select_object_subtract", "Subtract Object from Selection",
+            "Cut the object inside the selection out of the selection.",
+            lambda doc, s: actions.select_object(doc, s, SelectionMode.SUBTRACT)),
+    Command("auto_segment", "Auto-Segment",
+            "Find the objects of the layer (or the selected region) as a group of selection masks to pick from.",
+            lambda doc, s: actions.auto_segment(doc, s)),
+    Command("harmonize_layer", "Harmonize Layer",
+            "Harmonize the colors of an already colored layer per object (CCC Algorithm 1) into a new layer.",
+            lambda doc, s: actions.harmonize(doc, s)),
+)
+
+BY_KEY: dict[str, Command] = {c.key: c for c in COMMANDS}

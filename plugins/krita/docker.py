@@ -1,0 +1,200 @@
+"""The Chromaseg docker: command buttons, the options, daemon status, progress and cancel.
+
+Everything runs on the UI thread: commands go to the shared controller, which pumps the job from a QTimer, and the
+docker only redraws from the updates it is sent.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+
+from krita import DockWidget
+from PyQt5.QtCore import QTimer
+from PyQt5.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chromaseg.plugins.common.commands import BY_KEY
+from chromaseg.plugins.common.runner import Update
+from chromaseg.plugins.common.settings import Settings
+from chromaseg.plugins.krita.extension import shared_controller
+
+STATUS_REFRESH_MS = 5000
+_BUTTONS = (  # (command key, row, column) in the button grid
+    ("colorize_layer", 0, 0), ("colorize_selection", 0, 1),
+    ("hint_layer", 1, 0), ("harmonize_layer", 1, 1),
+    ("select_object", 2, 0), ("auto_segment", 2, 1),
+    ("select_object_add", 3, 0), ("select_object_subtract", 3, 1),
+)
+
+
+class ChromasegDocker(DockWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("Chromaseg")
+        self.controller = shared_controller()
+        root = QWidget(self)
+        layout = QVBoxLayout(root)
+        layout.addWidget(self._commands())
+        layout.addWidget(self._options(self.controller.settings))
+        layout.addWidget(self._progress())
+        layout.addWidget(self._daemon(self.controller.settings))
+        layout.addStretch(1)
+        self.setWidget(root)
+        self.controller.add_listener(self.show_update)
+        self._status_timer = QTimer(self)
+        self._status_timer.timeout.connect(self.refresh_status)
+        self._status_timer.start(STATUS_REFRESH_MS)
+        QTimer.singleShot(0, self.refresh_status)
+
+    # --- building ----------------------------------------------------------------------------------------------
+
+    def _commands(self) -> QWidget:
+        box = QGroupBox("Commands")
+        grid = QGridLayout(box)
+        self.buttons: dict[str, QPushButton] = {}
+        for key, row, column in _BUTTONS:
+            command = BY_KEY[key]
+            button = QPushButton(command.label)
+            button.setToolTip(command.tooltip)
+            button.clicked.connect(partial(self._run, key))
+            grid.addWidget(button, row, column)
+            self.buttons[key] = button
+        return box
+
+    def _options(self, s: Settings) -> QWidget:
+        box = QGroupBox("Options")
+        form = QFormLayout(box)
+        self.vibrancy = _double(0.01, 10.0, 0.02, s.vibrancy, "Lower is bolder: the colorizer's temperature.")
+        self.harmonize = _check("Harmonize colors per object", s.harmonize)
+        self.segment_pass = _check("Refine each object (segment pass)", s.segment_pass)
+        self.confine_hints = _check("A hint colors only its own object", s.confine_hints)
+        self.padding = _spin(0, 400, int(round(s.padding * 100)), "Context around a selection, % of its size.")
+        self.feather = _double(0.0, 256.0, 1.0, s.feather, "Soft edge where the result blends into the layer (px).")
+        self.max_segments = _spin(1, 255, s.max_segments, "How many objects Auto-Segment looks for.")
+        form.addRow("Vibrancy", self.vibrancy)
+        form.addRow(self.harmonize)
+        form.addRow(self.segment_pass)
+        form.addRow(self.confine_hints)
+        form.addRow("Context %", self.padding)
+        form.addRow("Feather px", self.feather)
+        form.addRow("Max segments", self.max_segments)
+        for spin in (self.vibrancy, self.padding, self.feather, self.max_segments):
+            spin.valueChanged.connect(self._store)
+        for check in (self.harmonize, self.segment_pass, self.confine_hints):
+            check.toggled.connect(self._store)
+        return box
+
+    def _progress(self) -> QWidget:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(lambda: self.controller.cancel())
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.cancel_button)
+        layout.addLayout(row)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        return box
+
+    def _daemon(self, s: Settings) -> QWidget:
+        box = QGroupBox("Daemon")
+        form = QFormLayout(box)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.command = QLineEdit(s.daemon_command)
+        self.command.setPlaceholderText("the installed `chromaseg serve`")
+        self.endpoint = QLineEdit(s.endpoint)
+        self.endpoint.setPlaceholderText("default socket")
+        self.autostart = _check("Start the daemon when needed", s.autostart)
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh_status)
+        form.addRow(self.status)
+        form.addRow("Command", self.command)
+        form.addRow("Endpoint", self.endpoint)
+        form.addRow(self.autostart)
+        form.addRow(refresh)
+        self.command.editingFinished.connect(self._store)
+        self.endpoint.editingFinished.connect(self._store)
+        self.autostart.toggled.connect(self._store)
+        return box
+
+    # --- behaviour ---------------------------------------------------------------------------------------------
+
+    def _run(self, key: str, *_checked: object) -> None:
+        self.controller.run(key)
+
+    def _store(self, *_changed: object) -> None:
+        try:
+            settings = replace(
+                self.controller.settings,
+                vibrancy=self.vibrancy.value(), harmonize=self.harmonize.isChecked(),
+                segment_pass=self.segment_pass.isChecked(), confine_hints=self.confine_hints.isChecked(),
+                padding=self.padding.value() / 100, feather=self.feather.value(),
+                max_segments=self.max_segments.value(), daemon_command=self.command.text().strip(),
+                endpoint=self.endpoint.text().strip(), autostart=self.autostart.isChecked(),
+            )
+        except ValueError as exc:
+            self.message.setText(str(exc))
+            return
+        self.controller.update_settings(settings)
+
+    def show_update(self, update: Update) -> None:
+        busy = not update.state.final
+        self.message.setText(update.message)
+        self.cancel_button.setEnabled(busy)
+        for button in self.buttons.values():
+            button.setEnabled(not busy)
+        if busy and update.fraction is None:
+            self.bar.setRange(0, 0)  # Qt's busy indicator
+        else:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * (update.fraction or 0.0)))
+
+    def refresh_status(self) -> None:
+        if self.isVisible() or not self.status.text():
+            self.status.setText(self.controller.daemon_status())
+
+    def canvasChanged(self, canvas: object) -> None:
+        """Commands always act on the active document; nothing to follow here."""
+
+
+def _double(lo: float, hi: float, step: float, value: float, tip: str) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(lo, hi)
+    spin.setSingleStep(step)
+    spin.setDecimals(2)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
+
+
+def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(lo, hi)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
+
+
+def _check(text: str, value: bool) -> QCheckBox:
+    check = QCheckBox(text)
+    check.setChecked(value)
+    return check

@@ -1,0 +1,382 @@
+"""Runs inside real Krita (kritarunner under Xvfb, see test_krita_real.py): loads the installed plugin through its
+pykrita entry, opens a window, and drives every command through the plugin's own menu actions and QTimer against a
+real daemon. It only records facts (layers, masks, pixels, messages) in a JSON file; the pytest side asserts on them,
+because kritarunner exits 0 whatever a script does.
+
+Environment: CHROMASEG_KRITA_PLUGIN_DIR (the pykrita folder the plugin was installed in), CHROMASEG_KRITA_RESULT
+(the JSON file to write), CHROMASEG_KRITA_PHOTO (a photo, made gray here), CHROMASEG_ENDPOINT (the daemon),
+CHROMASEG_KRITA_SCENARIOS (comma-separated names), CHROMASEG_KRITA_SHOTS (where `screenshots` saves its PNGs).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+from krita import Krita, Selection
+from PyQt5.QtCore import QCoreApplication, QEventLoop, QRect
+from PyQt5.QtGui import QImage
+
+SIZE = 256
+Facts = dict[str, Any]
+
+
+def _events(seconds: float = 0.05) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QCoreApplication.processEvents(QEventLoop.AllEvents, 20)
+
+
+def gray_photo_bgra(size: int = SIZE) -> bytes:
+    image = QImage(os.environ["CHROMASEG_KRITA_PHOTO"]).scaled(size, size)
+    image = image.convertToFormat(QImage.Format_Grayscale8).convertToFormat(QImage.Format_ARGB32)
+    bits = image.constBits()
+    bits.setsize(image.sizeInBytes())
+    return bytes(bits)  # ARGB32 on a little-endian machine: B, G, R, A bytes, as Krita stores U8 RGBA
+
+
+def new_doc(window: Any, depth: str = "U8", profile: str = "", model: str = "RGBA", size: int = SIZE) -> Any:
+    k = Krita.instance()
+    doc = k.createDocument(size, size, f"gray {depth}", "RGBA" if model == "RGBA" else model, depth if model == "RGBA"
+                           else "U8", profile, 72.0)
+    layer = doc.rootNode().childNodes()[0]
+    data = gray_photo_bgra(size)
+    if model != "RGBA":
+        data = data[0::4] + b""  # gray plane, then alpha below
+        gray = bytearray(2 * size * size)
+        gray[0::2] = data
+        gray[1::2] = b"\xff" * (size * size)
+        data = bytes(gray)
+    elif depth == "U16":
+        wide = bytearray(2 * len(data))
+        wide[0::2] = data
+        wide[1::2] = data
+        data = bytes(wide)
+    layer.setPixelData(data, 0, 0, size, size)
+    if model == "RGBA" and depth == "F32":
+        doc.setColorSpace("RGBA", "F32", profile)  # a U8 document converted to linear float by Krita
+    doc.waitForDone()
+    window.addView(doc)
+    _events()
+    return doc
+
+
+def activate(doc: Any, node: Any) -> str:
+    """Make `node` the active layer (Krita applies it through its event loop); returns the active layer's name."""
+    doc.setActiveNode(node)
+    end = time.monotonic() + 10
+    while doc.activeNode().name() != node.name() and time.monotonic() < end:
+        _events(0.05)
+    return doc.activeNode().name()
+
+
+def digest(node: Any) -> str:
+    return hashlib.sha256(bytes(node.pixelData(0, 0, SIZE, SIZE))).hexdigest()
+
+
+def tree(node: Any) -> list[Facts]:
+    return [{"name": n.name(), "type": n.type(), "blending": n.blendingMode(), "children": tree(n)}
+            for n in node.childNodes()]
+
+
+def select(doc: Any, x: int, y: int, w: int, h: int) -> None:
+    selection = Selection()
+    selection.select(x, y, w, h, 255)
+    doc.setSelection(selection)
+    doc.waitForDone()
+
+
+def selection_facts(doc: Any) -> Facts | None:
+    s = doc.selection()
+    if s is None:
+        return None
+    data = bytes(s.pixelData(0, 0, SIZE, SIZE))
+    return {"box": [s.x(), s.y(), s.width(), s.height()], "selected": SIZE * SIZE - data.count(0),
+            "digest": hashlib.sha256(data).hexdigest()}
+
+
+def command(key: str, limit: float = 300.0) -> Facts:
+    """Trigger the plugin's menu action and let Krita's event loop (and the plugin's QTimer) run until it is over."""
+    from chromaseg.plugins.krita.extension import shared_controller
+
+    controller = shared_controller()
+    messages: list[str] = []
+    controller.add_listener(lambda u: messages.append(f"{u.state.value}: {u.message}"))
+    action = Krita.instance().action(f"chromaseg_{key}")
+    action.trigger()
+    end = time.monotonic() + limit  # only stops a hung run; the tests assert on no time
+    while controller.runner.busy and time.monotonic() < end:
+        _events(0.02)
+    controller._listeners.pop()
+    return {"state": controller.last.state.value, "message": controller.last.message, "updates": messages,
+            "pumped_by_timer": any(m.startswith("running") for m in messages)}
+
+
+def pixels(doc: Any, x: int, y: int) -> list[int]:
+    """The composited image (projection) at one pixel, B G R A."""
+    doc.refreshProjection()
+    return list(bytes(doc.pixelData(x, y, 1, 1)))
+
+
+def colorfulness(data: bytes) -> int:
+    """How many 8-bit BGRA pixels are not gray."""
+    return sum(1 for i in range(0, len(data), 4) if not data[i] == data[i + 1] == data[i + 2])
+
+
+def undo(doc: Any) -> None:
+    Krita.instance().action("edit_undo").trigger()
+    doc.waitForDone()
+    _events()
+
+
+# --- scenarios ---------------------------------------------------------------------------------------------------
+
+
+def docker_widget() -> Any:
+    from chromaseg.plugins.krita.extension import DOCKER_ID
+
+    return next(d for d in Krita.instance().dockers() if d.objectName() == DOCKER_ID)
+
+
+def scenario_plugin(window: Any) -> Facts:
+    import chromaseg.plugins.krita
+    from chromaseg.plugins.krita.extension import shared_controller
+
+    k = Krita.instance()
+    docker = docker_widget()
+    docker.vibrancy.setValue(0.5)  # the docker's widgets store settings in kritarc and the controller uses them
+    docker.harmonize.setChecked(True)
+    stored = {name: k.readSetting("chromaseg", name, "") for name in ("vibrancy", "harmonize")}
+    used = (shared_controller().settings.vibrancy, shared_controller().settings.harmonize)
+    docker.vibrancy.setValue(0.38)
+    docker.harmonize.setChecked(False)
+    return {
+        "docker_stored": stored,
+        "docker_used": used,
+        "vendored_from": chromaseg.plugins.krita.__file__,
+        "extensions": [type(e).__name__ for e in k.extensions()],
+        "dockers": [d.objectName() for d in k.dockers()],
+        "docker_titles": [d.windowTitle() for d in k.dockers()],
+        "menu": [a.text() for m in window.qwindow().menuBar().actions() if m.menu() and m.menu().objectName() ==
+                 "chromaseg" for a in m.menu().actions()],
+        "krita": k.version(),
+    }
+
+
+def scenario_colorize_selection(window: Any) -> Facts:
+    doc = new_doc(window)
+    source = doc.rootNode().childNodes()[0]
+    before = digest(source)
+    select(doc, 64, 48, 128, 112)
+    result = command("colorize_selection")
+    nodes = doc.rootNode().childNodes()
+    docker = docker_widget()
+    facts: Facts = {"result": result, "tree": tree(doc.rootNode()), "source_unchanged": digest(source) == before,
+                    "docker": {"message": docker.message.text(), "cancel_enabled": docker.cancel_button.isEnabled(),
+                               "progress": docker.bar.value(), "status": docker.status.text()},
+                    "inside": pixels(doc, 128, 100), "outside": pixels(doc, 10, 10),
+                    "source_outside": list(bytes(source.pixelData(10, 10, 1, 1)))}
+    if len(nodes) > 1:
+        doc.refreshProjection()
+        facts["colored_inside"] = colorfulness(bytes(doc.pixelData(64, 48, 128, 112)))
+        facts["colored_outside"] = colorfulness(bytes(doc.pixelData(0, 0, SIZE, 40)))
+    undo(doc)
+    facts["after_undo"] = [n.name() for n in doc.rootNode().childNodes()]
+    facts["source_unchanged_after_undo"] = digest(source) == before
+    return facts
+
+
+def scenario_hints_layer_harmonize(window: Any) -> Facts:
+    doc = new_doc(window)
+    source = doc.rootNode().childNodes()[0]
+    before = digest(source)
+    facts: Facts = {"hint_layer": command("hint_layer")}
+    hints = doc.nodeByName("Color hints")
+    hints.setPixelData(bytes([0, 0, 255, 255]) * 64, 100, 100, 8, 8)  # a red patch (BGRA)
+    facts["hint_layer_active"] = command("colorize_layer")  # refused: the hint layer is the active one
+    facts["active_for_colorize"] = activate(doc, source)
+    facts["colorize_layer"] = command("colorize_layer")
+    nodes = doc.rootNode().childNodes()
+    colorized = nodes[-1]
+    for node in nodes:
+        if node.name().startswith("Colorized"):
+            colorized = node
+    facts["colorized"] = {"name": colorized.name(), "type": colorized.type(), "children": tree(colorized),
+                          "colored": colorfulness(bytes(colorized.pixelData(0, 0, SIZE, SIZE)))}
+    facts["active_for_harmonize"] = activate(doc, colorized)
+    facts["harmonize_layer"] = command("harmonize_layer")
+    facts["tree"] = tree(doc.rootNode())
+    facts["source_unchanged"] = digest(source) == before
+    return facts
+
+
+def scenario_select_object(window: Any) -> Facts:
+    doc = new_doc(window)
+    source = doc.rootNode().childNodes()[0]
+    before = digest(source)
+    select(doc, 120, 60, 110, 150)
+    prompt = selection_facts(doc)
+    facts: Facts = {"prompt": prompt, "replace": command("select_object"), "replaced": selection_facts(doc)}
+    select(doc, 120, 60, 110, 150)
+    facts["add"] = command("select_object_add")
+    facts["added"] = selection_facts(doc)
+    select(doc, 120, 60, 110, 150)
+    facts["subtract"] = command("select_object_subtract")
+    facts["subtracted"] = selection_facts(doc)
+    facts["layers"] = [n.name() for n in doc.rootNode().childNodes()]
+    facts["source_unchanged"] = digest(source) == before
+    return facts
+
+
+def scenario_auto_segment(window: Any) -> Facts:
+    doc = new_doc(window)
+    source = doc.rootNode().childNodes()[0]
+    before = digest(source)
+    facts: Facts = {"result": command("auto_segment"), "tree": tree(doc.rootNode())}
+    group = doc.rootNode().childNodes()[-1]
+    facts["mask_pixels"] = [SIZE * SIZE - bytes(m.selection().pixelData(0, 0, SIZE, SIZE)).count(0)
+                            for m in group.childNodes() if m.type() == "selectionmask"]
+    facts["source_unchanged"] = digest(source) == before
+    return facts
+
+
+def scenario_depths(window: Any) -> Facts:
+    facts: Facts = {}
+    for depth, profile in (("U16", ""), ("F32", "sRGB-elle-V2-g10.icc")):
+        doc = new_doc(window, depth, profile)
+        source = doc.rootNode().childNodes()[0]
+        before = digest(source)
+        select(doc, 64, 64, 96, 96)
+        facts[depth] = {"space": [source.colorDepth(), source.colorProfile()],
+                        "result": command("colorize_selection"), "tree": tree(doc.rootNode()),
+                        "source_unchanged": digest(source) == before}
+        nodes = doc.rootNode().childNodes()
+        if len(nodes) > 1:
+            pixels_node = nodes[1] if nodes[1].type() == "paintlayer" else nodes[1].childNodes()[0]
+            facts[depth]["result_space"] = [pixels_node.colorDepth(), pixels_node.colorProfile()]
+    gray = new_doc(window, model="GRAYA")
+    facts["GRAYA"] = {"result": command("colorize_layer"), "layers": len(gray.rootNode().childNodes())}
+    return facts
+
+
+def scenario_cancel(window: Any) -> Facts:
+    doc = new_doc(window)
+    source = doc.rootNode().childNodes()[0]
+    before = digest(source)
+    from chromaseg.plugins.krita.extension import shared_controller
+
+    controller = shared_controller()
+    Krita.instance().action("chromaseg_harmonize_layer").trigger()
+    started = controller.last.state.value
+    Krita.instance().action("chromaseg_cancel").trigger()
+    end = time.monotonic() + 120
+    while controller.runner.busy and time.monotonic() < end:
+        _events(0.02)
+    return {"started": started, "state": controller.last.state.value, "message": controller.last.message,
+            "layers": [n.name() for n in doc.rootNode().childNodes()], "source_unchanged": digest(source) == before}
+
+
+def scenario_autostart(window: Any) -> Facts:
+    """No daemon at the endpoint: the plugin starts one with the installer's serve command, without blocking."""
+    from chromaseg.plugins.krita.extension import shared_controller
+
+    doc = new_doc(window)
+    select(doc, 64, 48, 128, 112)
+    facts: Facts = {"status_before": shared_controller().daemon_status(), "result": command("select_object")}
+    process = shared_controller().runner._process
+    facts["daemon_pid"] = None if process is None else process.pid
+    facts["status_after"] = shared_controller().daemon_status()
+    return facts
+
+
+def scenario_screenshots(window: Any) -> Facts:
+    """docs/images/krita-*.png: the window with the docker, the docker mid-job, and a before/after of the image."""
+    from PyQt5.QtGui import QPainter
+
+    from chromaseg.plugins.krita.extension import DOCKER_ID, shared_controller
+
+    shots = os.environ["CHROMASEG_KRITA_SHOTS"]
+    size = 512
+    qwindow = window.qwindow()
+    qwindow.resize(1600, 1000)
+    qwindow.show()
+    for dock in Krita.instance().dockers():  # only the Chromaseg and Layers dockers, for a readable picture
+        dock.setVisible(dock.objectName() in (DOCKER_ID, "KisLayerBox"))
+    docker = next(d for d in Krita.instance().dockers() if d.objectName() == DOCKER_ID)
+    doc = new_doc(window, size=size)
+    _events(1.0)
+    before = doc.projection(0, 0, size, size)
+    controller = shared_controller()
+    docker.vibrancy.setValue(0.3)  # through the docker's own widgets, which store the settings
+    docker.harmonize.setChecked(True)
+    facts: Facts = {"settings": controller.settings.to_strings(), "hint_layer": command("hint_layer")}
+    hints = doc.nodeByName("Color hints")
+    for (x, y, w, h), bgr in (((60, 360, 24, 24), (40, 110, 230)), ((280, 430, 24, 24), (40, 110, 230)),
+                              ((210, 110, 10, 10), (150, 175, 225)), ((200, 40, 14, 8), (60, 110, 160)),
+                              ((10, 30, 20, 20), (140, 60, 30)), ((470, 130, 14, 14), (150, 160, 170))):
+        hints.setPixelData(bytes([*bgr, 255]) * (w * h), x, y, w, h)  # orange suit, skin, hair, flag, sky
+    activate(doc, doc.rootNode().childNodes()[0])
+    Krita.instance().action("chromaseg_colorize_layer").trigger()
+    docker.grab().save(os.path.join(shots, "krita-docker-running.png"))
+    while controller.runner.busy:
+        _events(0.02)
+    facts["colorize_layer"] = {"state": controller.last.state.value, "message": controller.last.message}
+    hints.setVisible(False)
+    doc.refreshProjection()
+    _events(1.5)
+    after = doc.projection(0, 0, size, size)
+    pair = QImage(2 * size + 16, size, QImage.Format_ARGB32)
+    pair.fill(0xFFFFFFFF)
+    painter = QPainter(pair)
+    painter.drawImage(0, 0, before)
+    painter.drawImage(size + 16, 0, after)
+    painter.end()
+    pair.save(os.path.join(shots, "krita-before-after.png"))
+    _events(1.0)
+    top = qwindow.menuBar().height()  # kritarunner has no Krita menus (no XMLGUI): leave the bare bar out
+    qwindow.grab(QRect(0, top, qwindow.width(), qwindow.height() - top)).save(os.path.join(shots, "krita-window.png"))
+    docker.grab().save(os.path.join(shots, "krita-docker.png"))
+    facts["tree"] = tree(doc.rootNode())
+    return facts
+
+
+SCENARIOS: dict[str, Callable[[Any], Facts]] = {
+    "plugin": scenario_plugin,
+    "colorize_selection": scenario_colorize_selection,
+    "hints_layer_harmonize": scenario_hints_layer_harmonize,
+    "select_object": scenario_select_object,
+    "auto_segment": scenario_auto_segment,
+    "depths": scenario_depths,
+    "cancel": scenario_cancel,
+    "autostart": scenario_autostart,
+    "screenshots": scenario_screenshots,
+}
+
+
+def run(*_args: object) -> None:
+    """kritarunner's entry: load the installed plugin, open a window, run the scenarios, write the facts."""
+    out: Facts = {}
+    try:
+        sys.path.insert(0, os.environ["CHROMASEG_KRITA_PLUGIN_DIR"])
+        import chromaseg_krita  # noqa: F401  (the installed entry: vendor/ on sys.path, extension and docker)
+
+        window = Krita.instance().openWindow()
+        window.qwindow().show()
+        _events(0.2)  # lets the plugin place its menu (it does so once the window is built)
+        names = os.environ["CHROMASEG_KRITA_SCENARIOS"]
+        for name in names.split(","):
+            try:
+                out[name] = SCENARIOS[name](window)
+            except Exception:
+                out[name] = {"error": traceback.format_exc()}
+    except Exception:
+        out["error"] = traceback.format_exc()
+    with open(os.environ["CHROMASEG_KRITA_RESULT"], "w", encoding="utf-8") as fh:
+        json.dump(out, fh, indent=1)
+    for doc in Krita.instance().documents():
+        doc.setModified(False)
+    os._exit(0)  # Krita 5.1 can crash tearing down a window opened from a script: the facts are written already

@@ -1,0 +1,164 @@
+"""Every command of the Krita plugin in real Krita (5.1 from Debian 12, or whatever `kritarunner` is installed)
+against a real daemon with the shipped colorizer weights. krita_scenarios.py runs inside Krita and records facts;
+the assertions are here. `install/editors/krita-deps.sh` installs Krita and Xvfb; CI runs it first."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from bridge_helpers import Daemon, start_daemon
+from krita_run import KritaRunFailed, krita_home, run_krita
+
+pytestmark = pytest.mark.skipif(shutil.which("kritarunner") is None,
+                                reason="kritarunner is not installed (install/editors/krita-deps.sh installs Krita)")
+
+
+def run(home: dict[str, str], endpoint: str, scenarios: str, out: Path) -> dict[str, Any]:
+    try:
+        return run_krita(home, endpoint, scenarios, out)
+    except KritaRunFailed as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """A real daemon with the shipped colorizer weights and the installed segmenter."""
+    d = start_daemon(tmp_path_factory.mktemp("krita-daemon"), "tcp://127.0.0.1:0")
+    yield d
+    assert d.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def facts(daemon: Daemon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("krita")
+    scenarios = "plugin,colorize_selection,hints_layer_harmonize,select_object,auto_segment,depths,cancel"
+    return run(krita_home(root / "home"), daemon.endpoint, scenarios, root / "facts.json")
+
+
+def scenario(facts: dict[str, Any], name: str) -> dict[str, Any]:
+    assert "error" not in facts[name], facts[name]["error"]
+    return facts[name]
+
+
+def done(result: dict[str, Any]) -> None:
+    assert result["state"] == "done", result
+    assert result["pumped_by_timer"] or not any(u.startswith("running") for u in result["updates"])
+
+
+def test_the_installed_plugin_registers_its_menu_and_docker(facts: dict[str, Any]) -> None:
+    f = scenario(facts, "plugin")
+    assert "/pykrita/chromaseg_krita/vendor/chromaseg/plugins/krita/" in f["vendored_from"]
+    assert "ChromasegExtension" in f["extensions"]
+    assert "chromaseg_docker" in f["dockers"] and "Chromaseg" in f["docker_titles"]
+    assert f["menu"][:8] == ["Colorize Layer", "Colorize Selection", "Add Color Hint Layer", "Select Object",
+                             "Add Object to Selection", "Subtract Object from Selection", "Auto-Segment",
+                             "Harmonize Layer"]
+    assert f["menu"][-1] == "Cancel Running Job"
+    assert f["docker_stored"] == {"vibrancy": "0.5", "harmonize": "true"} and f["docker_used"] == [0.5, True]
+
+
+def result_node(tree: list[dict[str, Any]], prefix: str) -> dict[str, Any]:
+    (node,) = [n for n in tree if n["name"].startswith(prefix)]
+    return node
+
+
+def assert_masked(node: dict[str, Any]) -> None:
+    """A transparency mask (Krita 5.2+), or 5.1's group of pixels + destination-in mask layer."""
+    kinds = [(c["type"], c["blending"]) for c in node["children"]]
+    if node["type"] == "paintlayer":
+        assert kinds == [("transparencymask", "normal")]
+    else:
+        assert node["type"] == "grouplayer" and kinds == [("paintlayer", "normal"), ("paintlayer", "destination-in")]
+
+
+def test_colorize_selection_adds_one_masked_layer_undone_in_one_step(facts: dict[str, Any]) -> None:
+    f = scenario(facts, "colorize_selection")
+    done(f["result"])
+    assert [n["name"] for n in f["tree"]][0] == "Background"
+    node = result_node(f["tree"], "Colorized · Background · vibrancy 0.38 · segment pass · selection, feather 4")
+    assert_masked(node)
+    assert f["source_unchanged"]
+    assert f["colored_inside"] > 1000 and f["colored_outside"] == 0  # color inside the selection only
+    assert f["outside"] == f["source_outside"]
+    assert f["docker"]["message"] == f["result"]["message"] and not f["docker"]["cancel_enabled"]
+    assert f["docker"]["progress"] == 1000 and f["docker"]["status"].startswith("Daemon ")
+    assert f["after_undo"][0] == "Background" and not any(n.startswith("Colorized") for n in f["after_undo"])
+    assert f["source_unchanged_after_undo"]
+
+
+def test_hint_layer_colorize_layer_and_harmonize(facts: dict[str, Any]) -> None:
+    f = scenario(facts, "hints_layer_harmonize")
+    done(f["hint_layer"])
+    assert f["hint_layer_active"]["state"] == "failed" and "holds the color hints" in f["hint_layer_active"]["message"]
+    assert f["active_for_colorize"] == "Background"
+    done(f["colorize_layer"])
+    done(f["harmonize_layer"])
+    names = [n["name"] for n in f["tree"]]
+    assert "Color hints" in names
+    assert f["colorized"]["name"] == "Colorized · Background · vibrancy 0.38 · segment pass · hints"
+    assert f["colorized"]["type"] == "paintlayer" and f["colorized"]["children"] == []
+    assert f["colorized"]["colored"] > 1000
+    assert any(n.startswith("Harmonized · Colorized · Background") and n.endswith("hints kept") for n in names)
+    assert f["source_unchanged"]
+
+
+def test_select_object_replaces_adds_and_subtracts(facts: dict[str, Any]) -> None:
+    f = scenario(facts, "select_object")
+    for key in ("replace", "add", "subtract"):
+        done(f[key])
+    prompt, replaced, added, subtracted = f["prompt"], f["replaced"], f["added"], f["subtracted"]
+    assert replaced["selected"] > 0 and replaced["digest"] != prompt["digest"]
+    assert added["selected"] >= max(prompt["selected"], replaced["selected"])
+    assert (subtracted or {"selected": 0})["selected"] < prompt["selected"]
+    assert f["layers"][0] == "Background" and f["source_unchanged"]
+
+
+def test_auto_segment_adds_a_group_of_selection_masks(facts: dict[str, Any]) -> None:
+    f = scenario(facts, "auto_segment")
+    done(f["result"])
+    group = result_node(f["tree"], "Segments · Background")
+    assert group["type"] == "grouplayer" and group["children"]
+    assert all(c["type"] == "selectionmask" for c in group["children"])
+    assert len(f["mask_pixels"]) == len(group["children"]) and min(f["mask_pixels"]) > 0
+    assert f["source_unchanged"]
+
+
+def test_sixteen_bit_and_linear_float_documents(facts: dict[str, Any]) -> None:
+    f = scenario(facts, "depths")
+    for depth in ("U16", "F32"):
+        done(f[depth]["result"])
+        assert f[depth]["source_unchanged"]
+        assert_masked(result_node(f[depth]["tree"], "Colorized · Background"))
+        assert f[depth]["result_space"] == [depth, "sRGB-elle-V2-srgbtrc.icc"]
+    assert f["GRAYA"]["result"]["state"] == "failed" and "GRAYA color model" in f["GRAYA"]["result"]["message"]
+    assert f["GRAYA"]["layers"] == 1
+
+
+def test_cancel_leaves_the_document_as_it_was(facts: dict[str, Any]) -> None:
+    f = scenario(facts, "cancel")
+    assert f["started"] == "running"
+    assert f["state"] == "cancelled" and f["message"] == "Cancelled. The document is unchanged."
+    assert f["layers"] == ["Background"]
+    assert f["source_unchanged"]
+
+
+def test_autostart_starts_the_daemon_with_the_installed_command(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    f = run(krita_home(tmp_path / "home"), endpoint, "autostart", tmp_path / "facts.json")["autostart"]
+    assert "error" not in f, f["error"]
+    pid = f["daemon_pid"]
+    try:
+        assert f["status_before"].startswith("Daemon not running at " + endpoint)
+        assert f["result"]["state"] == "done", f["result"]
+        assert any(u.startswith("starting: ") for u in f["result"]["updates"])
+        assert f["status_after"].startswith("Daemon ")
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGTERM)

@@ -1,0 +1,130 @@
+"""Plans built from a fake document: what is sent (frames, params, region) and what a reply writes back."""
+import struct
+
+import pytest
+from common_fakes import FakeDocument, box_mask, gray_bgra
+
+from chromaseg.bridge.client import Frame, Reply
+from chromaseg.plugins.common import actions
+from chromaseg.plugins.common.adapter import SelectionMode
+from chromaseg.plugins.common.errors import PluginError
+from chromaseg.plugins.common.geometry import Rect
+from chromaseg.plugins.common.pixels import PixelFormat, swap_red_blue
+from chromaseg.plugins.common.settings import Settings
+
+W, H = 64, 48
+
+
+def reply(result: dict, **frames: Frame) -> Reply:
+    return Reply({"result": result}, dict(frames))
+
+
+def doc(**kw) -> FakeDocument:
+    return FakeDocument(W, H, gray_bgra(W, H), **kw)
+
+
+def test_colorize_layer_sends_the_whole_layer_as_rgba_and_writes_a_named_layer() -> None:
+    d = doc()
+    plan = actions.colorize(d, Settings(vibrancy=0.5, harmonize=True), selection_only=False)
+    assert plan.op == "colorize" and set(plan.frames) == {"layer"}
+    assert plan.params == {"vibrancy": 0.5, "harmonize": True, "segment_pass": True, "confine_hints": False}
+    layer = plan.frames["layer"]
+    assert layer.dtype == "u8" and layer.shape == (H, W, 4)
+    assert bytes(layer.data) == bytes(swap_red_blue(d.layer, 1))
+    colored = bytes(range(256)) * (W * H * 4 // 256)
+    message = plan.apply(reply({}, layer=Frame(colored, "u8", (H, W, 4))))
+    name, rect, pixels, mask = d.results[0]
+    assert name == "Colorized · Background · vibrancy 0.5 · harmonized · segment pass" and name in message
+    assert rect == Rect(0, 0, W, H) and mask is None
+    assert pixels == bytes(swap_red_blue(colored, 1))
+
+
+def test_colorize_selection_pads_the_box_sends_hints_and_masks_the_result() -> None:
+    sel_box = Rect(20, 10, 10, 8)
+    hints = bytearray(W * H * 4)
+    hints[(12 * W + 22) * 4 : (12 * W + 22) * 4 + 4] = bytes([0, 0, 255, 255])  # one red hint (BGRA)
+    d = doc(selection=box_mask(W, H, sel_box), hints=bytes(hints))
+    plan = actions.colorize(d, Settings(feather=3), selection_only=True)
+    region = Rect(4, 0, 42, 34)  # 16 px of context (the floor), clamped at the top edge
+    assert plan.frames["layer"].shape == (region.h, region.w, 4)
+    assert plan.frames["selection"].shape == (region.h, region.w)
+    assert bytes(plan.frames["selection"].data) == box_mask(region.w, region.h, sel_box.offset_in(region))
+    hint_frame = plan.frames["hints"]
+    assert hint_frame.shape == (region.h, region.w, 4)
+    px = (12 - region.y) * region.w + 22 - region.x
+    assert bytes(hint_frame.data)[px * 4 : px * 4 + 4] == bytes([255, 0, 0, 255])  # RGBA on the wire
+    assert plan.params["feather"] == 3
+    plan.apply(reply({}, layer=Frame(bytes(region.w * region.h * 4), "u8", (region.h, region.w, 4))))
+    name, rect, _, mask = d.results[0]
+    assert rect == region and mask == bytes(plan.frames["selection"].data)
+    assert name.endswith("· hints · selection, feather 3")
+
+
+def test_an_empty_hint_layer_sends_no_hints() -> None:
+    d = doc()
+    assert actions.add_hint_layer(d).startswith("Added 'Color hints'")
+    assert actions.add_hint_layer(d).startswith("'Color hints' already exists")
+    assert "hints" not in actions.colorize(d, Settings(), selection_only=False).frames
+
+
+def test_refusals_are_plugin_errors_and_write_nothing() -> None:
+    with pytest.raises(PluginError, match="needs a selection"):
+        actions.colorize(doc(), Settings(), selection_only=True)
+    with pytest.raises(PluginError, match="needs a selection"):
+        actions.select_object(doc(selection=bytes(W * H)), Settings(), SelectionMode.ADD)
+    d = doc(selection=box_mask(W, H, Rect(0, 0, 8, 8)))
+    plan = actions.colorize(d, Settings(), selection_only=True)
+    with pytest.raises(PluginError, match="unexpected result"):
+        plan.apply(reply({}, layer=Frame(bytes(4), "u8", (1, 1, 4))))
+    assert d.results == []
+
+
+def test_sixteen_bit_layers_travel_as_u16() -> None:
+    fmt = PixelFormat("u16", "BGRA")
+    d = FakeDocument(4, 2, struct.pack("<32H", *range(32)), fmt=fmt)
+    plan = actions.colorize(d, Settings(), selection_only=False)
+    assert plan.frames["layer"].dtype == "u16"
+    assert struct.unpack("<4H", bytes(plan.frames["layer"].data)[:8]) == (2, 1, 0, 3)
+    plan.apply(reply({}, layer=plan.frames["layer"]))
+    assert d.results[0][2] == d.layer
+
+
+def test_harmonize_protects_painted_hints_within_the_selection() -> None:
+    hints = bytearray(W * H * 4)
+    hints[3::4] = bytes([0, 200]) * (W * H // 2)
+    d = doc(selection=box_mask(W, H, Rect(0, 0, W, H)), hints=bytes(hints))
+    plan = actions.harmonize(d, Settings())
+    assert plan.op == "harmonize" and set(plan.frames) == {"layer", "selection", "protect"}
+    assert bytes(plan.frames["protect"].data) == bytes([0, 255]) * (W * H // 2)
+    message = plan.apply(reply({"changed_pixels": 7}, layer=plan.frames["layer"]))
+    assert "7 pixels changed" in message and d.results[0][0] == "Harmonized · Background · hints kept · selection"
+    assert d.results[0][2] == d.layer
+
+
+def test_select_object_sends_the_selection_as_the_prompt_and_combines_the_mask() -> None:
+    d = doc(selection=box_mask(W, H, Rect(30, 20, 6, 6)))
+    plan = actions.select_object(d, Settings(min_padding=4, padding=0), SelectionMode.SUBTRACT)
+    region = Rect(26, 16, 14, 14)
+    assert plan.op == "segment" and plan.params == {} and plan.frames["selection"].shape == (14, 14)
+    mask = box_mask(14, 14, Rect(2, 2, 10, 10))
+    assert "was cut from" in plan.apply(reply({"pixels": 100}, mask=Frame(mask, "u8", (14, 14))))
+    assert d.selection_ops == [(region, mask, SelectionMode.SUBTRACT)]
+    with pytest.raises(PluginError, match="No object"):
+        plan.apply(reply({}, mask=Frame(bytes(196), "u8", (14, 14))))
+
+
+def test_auto_segment_turns_the_label_map_into_named_masks() -> None:
+    d = doc()
+    plan = actions.auto_segment(d, Settings(max_segments=8))
+    assert plan.params == {"max_segments": 8} and set(plan.frames) == {"layer"}
+    labels = struct.pack(f"<{W * H}i", *([1] * (W * H // 2) + [3] * (W * H // 2)))
+    message = plan.apply(reply({"segments": 3}, segments=Frame(labels, "i32", (H, W))))
+    name, rect, masks = d.segment_groups[0]
+    assert name == "Segments · Background · 2 found" and name in message and rect == Rect(0, 0, W, H)
+    assert [m[0] for m in masks] == [f"Segment 1 ({W * H // 2} px)", f"Segment 3 ({W * H // 2} px)"]
+    assert masks[0][1] == bytes([255]) * (W * H // 2) + bytes(W * H // 2)
+
+
+def test_auto_segment_of_a_selection_works_on_its_tight_box() -> None:
+    d = doc(selection=box_mask(W, H, Rect(5, 6, 7, 8)))
+    assert actions.auto_segment(d, Settings()).frames["layer"].shape == (8, 7, 4)

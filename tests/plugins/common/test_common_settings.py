@@ -1,0 +1,25 @@
+import pytest
+
+from chromaseg.plugins.common.settings import Settings
+
+
+def test_round_trip_through_strings() -> None:
+    s = Settings(vibrancy=0.5, harmonize=True, segment_pass=False, daemon_command="/opt/bin/chromaseg serve --x 'a b'")
+    stored = s.to_strings()
+    assert stored["harmonize"] == "true" and stored["vibrancy"] == "0.5"
+    assert Settings.from_strings(stored) == s
+    assert s.command() == ["/opt/bin/chromaseg", "serve", "--x", "a b"]
+    assert Settings().command() is None
+
+
+def test_bad_stored_values_fall_back_to_defaults() -> None:
+    s = Settings.from_strings({"vibrancy": "loud", "harmonize": "maybe", "max_segments": "999", "feather": "2.5",
+                               "unknown": "x"})
+    assert s == Settings(feather=2.5)
+
+
+def test_ranges_are_checked() -> None:
+    with pytest.raises(ValueError, match="vibrancy"):
+        Settings(vibrancy=0)
+    with pytest.raises(ValueError, match="max_segments"):
+        Settings(max_segments=256)
