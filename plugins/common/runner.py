@@ -17,6 +17,7 @@ from chromaseg.plugins.common.errors import PluginError, artist_message
 from chromaseg.plugins.common.settings import Settings
 
 START_TIMEOUT = 120.0  # seconds an auto-started daemon may take to answer (model loading on a slow CPU)
+STATUS_TIMEOUT = 1.0  # seconds the docker's status line waits: info is answered by the socket loop, never queued
 
 
 class State(str, Enum):
@@ -114,7 +115,7 @@ class Runner:
             how = "it starts on first use" if self.settings.autostart else "start it with `chromaseg serve`"
             return f"Daemon not running at {self.endpoint} ({how})."
         try:
-            info = self._connected().info()
+            info = self._connected().submit("info").wait(STATUS_TIMEOUT).result
         except BridgeError as exc:
             return f"Daemon at {self.endpoint} does not answer: {exc}"
         models = ", ".join(f"{name} {state.split(' ')[0].rstrip(':')}" for name, state in
