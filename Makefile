@@ -21,6 +21,23 @@ $(STAMP): pyproject.toml install/constraints-cpu.txt
 test: setup
 	$(PY) -m pytest -q
 
+# The GIMP 3 plug-in in real GIMP: builds the trixie chroot when it is missing (kept for reuse), then its tests.
+.PHONY: test-gimp
+test-gimp: setup
+	install/editors/gimp-chroot.sh build
+	$(PY) -m pytest -q tests/plugins/gimp tests/editors/gimp
+
+# The Krita plugin in real Krita (kritarunner under Xvfb): installs Krita when kritarunner is missing, then its tests.
+.PHONY: test-krita krita-screenshots
+test-krita: setup
+	install/editors/krita-deps.sh
+	$(PY) -m pytest -q tests/plugins/common tests/plugins/krita tests/editors/krita
+
+# docs/images/krita-*.png, taken from real Krita under Xvfb against a real daemon.
+krita-screenshots: setup
+	install/editors/krita-deps.sh
+	$(PY) docs/tools/krita_screenshots.py
+
 demo: setup
 	$(PY) -m chromaseg.cli.main demo --out $(DEMO_OUT)
 

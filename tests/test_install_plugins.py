@@ -27,3 +27,35 @@ def test_unknown_editor_and_missing_install_are_clear_errors(tmp_path: Path) -> 
         install("paint", tmp_path)
     with pytest.raises(FileNotFoundError, match="no chromaseg krita plugin installed"):
         uninstall("krita", tmp_path)
+
+
+@pytest.mark.parametrize("editor,home", [("krita", "chromaseg_krita"), ("gimp", "chromaseg-gimp")])
+def test_install_vendors_a_standard_library_client_and_uninstall_removes_only_it(tmp_path: Path, editor: str,
+                                                                                 home: str) -> None:
+    import json
+    import subprocess
+    import sys
+
+    dest = tmp_path / "plugins"
+    dest.mkdir()
+    (dest / "someone-elses-plugin.py").write_text("")
+    installed = install(editor, dest)
+    assert installed == dest / home
+    vendor = installed / "vendor"
+    assert (vendor / "chromaseg" / "bridge" / "client.py").is_file()
+    assert not (vendor / "chromaseg" / "bridge" / "server.py").exists()  # the daemon side never goes into an editor
+    manifest = json.loads((installed / "chromaseg-install.json").read_text())
+    assert manifest["serve_command"][:2] == [sys.executable, "-m"]
+    # The vendored tree imports with the standard library alone (-I -S: no site-packages, no numpy, no zmq).
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import chromaseg.bridge.client, "
+             "chromaseg.plugins.common.actions, chromaseg.plugins.common.runner; "
+             "assert 'numpy' not in sys.modules and 'torch' not in sys.modules; print('ok')")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(vendor)], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+    if editor == "gimp":
+        assert (dest / "chromaseg-gimp" / "chromaseg-gimp.py").stat().st_mode & 0o111
+    else:
+        assert (dest / "chromaseg_krita.desktop").is_file()
+    assert install(editor, dest) == installed  # reinstalling replaces the earlier copy
+    uninstall(editor, dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["someone-elses-plugin.py"]

@@ -1,0 +1,122 @@
+"""The chromaseg plug-in for GIMP, in gimpfu style: its procedures under Filters > Colors > Chromaseg.
+
+Each procedure turns its parameters into `plugins.common` Settings, builds the shared Plan for the action on a
+`GimpDocument`, and runs it synchronously (job.run_plan) with GIMP's progress bar. Failures raise PluginError with a
+message for the artist; nothing is written to the image unless the daemon's answer arrived.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from chromaseg.plugins.common import actions, naming
+from chromaseg.plugins.common.commands import BY_KEY
+from chromaseg.plugins.common.adapter import SelectionMode
+from chromaseg.plugins.common.settings import Settings
+from chromaseg.plugins.gimp.document import GimpDocument
+from chromaseg.plugins.gimp.gimpfu import (
+    LAYER_MODE_LCH_COLOR,
+    LAYER_MODE_NORMAL,
+    PF_DRAWABLE,
+    PF_IMAGE,
+    PF_OPTION,
+    PF_SLIDER,
+    PF_SPINNER,
+    PF_STRING,
+    PF_TOGGLE,
+    register,
+)
+from chromaseg.plugins.gimp.job import run_plan
+
+MENU = "<Image>/Filters/Colors/Chromaseg"
+AUTHOR = "chromaseg"
+DATE = "2026"
+IMAGE_TYPES = "RGB*, GRAY*"
+DEFAULTS = Settings()
+LAYER_MODES = (LAYER_MODE_NORMAL, LAYER_MODE_LCH_COLOR)
+SELECTION_MODES = (SelectionMode.REPLACE, SelectionMode.ADD, SelectionMode.SUBTRACT)
+
+# The settings every procedure starts from (its parameters override the artist's choices); the daemon's autostart
+# command comes from the installer's manifest (plugins.common.daemon).
+base_settings = DEFAULTS
+
+_TARGET = [(PF_IMAGE, "image", "Input image", None), (PF_DRAWABLE, "drawable", "Input drawable", None)]
+_ENDPOINT = (PF_STRING, "endpoint", "Daemon endpoint (empty: the default socket)", "")
+_HINT_LAYER = (PF_STRING, "hint_layer", "Hint layer (painted pixels are hints)", naming.HINT_LAYER_NAME)
+_COLORIZE_PARAMS = _TARGET + [
+    _HINT_LAYER,
+    (PF_SLIDER, "vibrancy", "Vibrancy (lower: bolder colors)", DEFAULTS.vibrancy, (0.01, 10.0, 0.01)),
+    (PF_SLIDER, "feather", "Feather of the selection edge (px)", DEFAULTS.feather, (0.0, 256.0, 0.5)),
+    (PF_TOGGLE, "harmonize", "Harmonize colors per segment", DEFAULTS.harmonize),
+    (PF_TOGGLE, "segment_pass", "Segment pass", DEFAULTS.segment_pass),
+    (PF_TOGGLE, "confine_hints", "Confine each hint to its segment", DEFAULTS.confine_hints),
+    (PF_OPTION, "layer_mode", "Result layer mode", 1, ["Normal", "LCh color"]),
+    _ENDPOINT,
+]
+
+
+def _settings(endpoint: str, **choices: Any) -> Settings:
+    return replace(base_settings, endpoint=endpoint, **choices)
+
+
+def _colorize(image: Any, drawable: Any, hint_layer: str, vibrancy: float, feather: float, harmonize: bool,
+              segment_pass: bool, confine_hints: bool, layer_mode: int, endpoint: str, *, selection_only: bool) -> str:
+    settings = _settings(endpoint, vibrancy=vibrancy, feather=feather, harmonize=harmonize,
+                         segment_pass=segment_pass, confine_hints=confine_hints)
+    doc = GimpDocument(image, drawable, hint_layer=hint_layer, result_mode=LAYER_MODES[layer_mode])
+    return run_plan(actions.colorize(doc, settings, selection_only=selection_only), settings)
+
+
+def colorize_layer(image: Any, drawable: Any, *values: Any) -> str:
+    """The whole layer; a selection, if any, is ignored (use Colorize selection)."""
+    return _colorize(image, drawable, *values, selection_only=False)
+
+
+def colorize_selection(image: Any, drawable: Any, *values: Any) -> str:
+    """The selected part, with context around it sent to the colorizer and a feathered edge."""
+    return _colorize(image, drawable, *values, selection_only=True)
+
+
+def select_object(image: Any, drawable: Any, mode: int, endpoint: str) -> str:
+    settings = _settings(endpoint)
+    doc = GimpDocument(image, drawable)
+    return run_plan(actions.select_object(doc, settings, SELECTION_MODES[mode]), settings)
+
+
+def auto_segment(image: Any, drawable: Any, output: int, max_segments: int, endpoint: str) -> str:
+    settings = _settings(endpoint, max_segments=max_segments)
+    doc = GimpDocument(image, drawable, segments_as_channels=output == 1)
+    return run_plan(actions.auto_segment(doc, settings), settings)
+
+
+def harmonize(image: Any, drawable: Any, hint_layer: str, layer_mode: int, endpoint: str) -> str:
+    settings = _settings(endpoint)
+    doc = GimpDocument(image, drawable, hint_layer=hint_layer, result_mode=LAYER_MODES[layer_mode])
+    return run_plan(actions.harmonize(doc, settings), settings)
+
+
+def add_hint_layer(image: Any, drawable: Any, hint_layer: str) -> str:
+    return actions.add_hint_layer(GimpDocument(image, drawable, hint_layer=hint_layer))
+
+
+def _register(name: str, label: str, blurb: str, params: list[tuple], function: Any) -> None:
+    register(f"python-fu-chromaseg-{name}", blurb, blurb, AUTHOR, AUTHOR, DATE, label, IMAGE_TYPES,
+             params, [], function, menu=MENU)
+
+
+_register("colorize-layer", "_Colorize layer...", BY_KEY["colorize_layer"].tooltip, _COLORIZE_PARAMS, colorize_layer)
+_register("colorize-selection", "Colorize _selection...", BY_KEY["colorize_selection"].tooltip, _COLORIZE_PARAMS,
+          colorize_selection)
+_register("select-object", "Select _object...", "Refine the selection (a box or rough lasso) to the object in it.",
+          _TARGET + [(PF_OPTION, "mode", "Combine with the selection", 0, ["Replace", "Add", "Subtract"]), _ENDPOINT],
+          select_object)
+_register("auto-segment", "_Auto-segment...", BY_KEY["auto_segment"].tooltip,
+          _TARGET + [(PF_OPTION, "output", "Segments as", 0, ["Layer group of masks", "Channels"]),
+                     (PF_SPINNER, "max_segments", "Most segments", DEFAULTS.max_segments, (1, 255, 1)), _ENDPOINT],
+          auto_segment)
+_register("harmonize", "_Harmonize...", BY_KEY["harmonize_layer"].tooltip,
+          _TARGET + [(PF_STRING, "hint_layer", "Keep the colors painted on this layer", naming.HINT_LAYER_NAME),
+                     (PF_OPTION, "layer_mode", "Result layer mode", 0, ["Normal", "LCh color"]), _ENDPOINT],
+          harmonize)
+_register("add-hint-layer", "Add _hint layer", BY_KEY["hint_layer"].tooltip,
+          _TARGET + [_HINT_LAYER], add_hint_layer)

@@ -1,0 +1,163 @@
+"""Runs INSIDE GIMP 3's batch interpreter (python-fu-eval, GIMP's own Python): builds a test image, calls one of the
+plug-in's procedures through the PDB, and writes what GIMP then holds to result.json for the host test to check.
+
+Stand-alone on purpose: only gi (Gimp, Gegl) and the standard library, plus, for the "shim" scenario, the plug-in's
+vendored copy of chromaseg installed in GIMP's plug-ins folder.
+"""
+import base64
+import hashlib
+import json
+import os
+import sys
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp  # noqa: E402
+
+U8 = "R'G'B'A u8"
+
+
+def main(work: str) -> None:
+    """Read params.json in `work`, run the scenario, write result.json (also when it fails, with the error)."""
+    with open(os.path.join(work, "params.json")) as fh:
+        params = json.load(fh)
+    try:
+        result = SCENARIOS[params["scenario"]](params)
+    except Exception as exc:  # reported to the host, which fails the test with this text
+        result = {"exception": f"{type(exc).__name__}: {exc}"}
+    with open(os.path.join(work, "result.json"), "w") as fh:
+        json.dump(result, fh)
+
+
+def build_image(p: dict) -> tuple:
+    """A `w` x `h` image whose 'Photo' layer holds `pixels` (base64 RGBA u8), a rectangle selection, a hint layer."""
+    w, h = p["w"], p["h"]
+    base = Gimp.ImageBaseType.GRAY if p.get("gray") else Gimp.ImageBaseType.RGB
+    precision = Gimp.Precision.U16_NON_LINEAR if p.get("u16") else Gimp.Precision.U8_NON_LINEAR
+    image = Gimp.Image.new_with_precision(w, h, base, precision)
+    kind = Gimp.ImageType.GRAYA_IMAGE if p.get("gray") else Gimp.ImageType.RGBA_IMAGE
+    layer = Gimp.Layer.new(image, "Photo", w, h, kind, 100.0, Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, None, 0)
+    put(layer, base64.b64decode(p["pixels"]))
+    if "hints" in p:
+        hints = Gimp.Layer.new(image, p["hints"]["name"], w, h, Gimp.ImageType.RGBA_IMAGE, 100.0,
+                               Gimp.LayerMode.NORMAL)
+        image.insert_layer(hints, None, 0)
+        put(hints, base64.b64decode(p["hints"]["pixels"]))
+    if "select" in p:
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, *p["select"])
+    return image, layer
+
+
+def put(drawable, data: bytes, fmt: str = U8) -> None:
+    buffer = drawable.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height()), fmt, data)
+    buffer.flush()
+
+
+def get(drawable, fmt: str = U8) -> bytes:
+    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
+    return bytes(drawable.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.CLAMP))
+
+
+def describe(item) -> dict:
+    """A layer or channel as the host checks it: geometry, mode, pixels and mask (base64)."""
+    _, x, y = item.get_offsets()
+    out = {"name": item.get_name(), "offsets": [x, y], "size": [item.get_width(), item.get_height()]}
+    if isinstance(item, Gimp.Layer):
+        out["mode"] = item.get_mode().value_nick
+        out["group"] = item.is_group_layer()
+        if out["group"]:
+            out["children"] = [describe(child) for child in item.get_children()]
+        else:
+            deep = item.get_image().get_precision() != Gimp.Precision.U8_NON_LINEAR
+            out["pixels"] = base64.b64encode(get(item, "R'G'B'A u16" if deep else U8)).decode()
+        mask = item.get_mask()
+        out["mask"] = None if mask is None else base64.b64encode(get(mask, "Y u8")).decode()
+    else:
+        out["pixels"] = base64.b64encode(get(item, "Y u8")).decode()
+    return out
+
+
+def run_procedure(p: dict) -> dict:
+    image, layer = build_image(p)
+    before = hashlib.sha256(get(layer)).hexdigest()
+    procedure = Gimp.get_pdb().lookup_procedure(p["procedure"])
+    if procedure is None:
+        return {"exception": f"procedure {p['procedure']} is not registered"}
+    config = procedure.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [layer])
+    for name, value in p.get("args", {}).items():
+        config.set_property(name, value)
+    values = procedure.run(config)
+    status = values.index(0)
+    error = values.index(1) if status != Gimp.PDBStatusType.SUCCESS and values.length() > 1 else None
+    _, non_empty, x1, y1, x2, y2 = Gimp.Selection.bounds(image)
+    return {
+        "status": status.value_nick,
+        "error": str(error) if error is not None else None,
+        "base_type": image.get_base_type().value_nick,
+        "precision": image.get_precision().value_nick,
+        "source_sha256_before": before,
+        "source_sha256_after": hashlib.sha256(get(layer)).hexdigest(),
+        "layers": [describe(item) for item in image.get_layers()],
+        "channels": [describe(item) for item in image.get_channels()],
+        "selection": [non_empty, x1, y1, x2, y2],
+        "selection_mask": base64.b64encode(get(image.get_selection(), "Y u8")).decode(),
+    }
+
+
+def shim_round_trip(p: dict) -> dict:
+    """The gimpfu shim's GIMP 3 backend itself: pixel regions, shadow buffers, masks, undo groups, lookups."""
+    sys.path.insert(0, p["vendor"])
+    from chromaseg.plugins.gimp import gimpfu
+    from chromaseg.plugins.gimp.gimp3 import Gimp3Backend, GImage
+
+    gimpfu.use_backend(Gimp3Backend())
+    g, pdb = gimpfu.gimp, gimpfu.pdb
+    gimp_image, _ = build_image(p)
+    image = GImage(gimp_image)
+    source = image.layers[0]
+    w, h = image.width, image.height
+    data = base64.b64decode(p["pixels"])
+    out = {"read": source.get_pixel_rgn(0, 0, w, h, False)[:, :] == data, "bpp": source.bpp}
+    layer = g.Layer(image, "Shim", w, h, gimpfu.RGBA_IMAGE, 100.0, gimpfu.LAYER_MODE_LCH_COLOR)
+    pdb.gimp_image_undo_group_start(image)
+    pdb.gimp_image_insert_layer(image, layer, None, 0)
+    rgn = layer.get_pixel_rgn(0, 0, w, h, True, True)
+    rgn[0:w, 0:h] = data
+    out["before_merge"] = layer.get_pixel_rgn(0, 0, w, h, False)[:, :] == data
+    layer.merge_shadow(True)
+    layer.update(0, 0, w, h)
+    pdb.gimp_image_undo_group_end(image)
+    merged = layer.get_pixel_rgn(0, 0, w, h, False)[:, :]
+    out["after_merge"] = merged == data if "select" not in p else _inside_only(merged, data, w, p["select"])
+    mask_bytes = bytes((x * 37) % 256 for x in range(w * h))
+    mask = layer.create_mask(gimpfu.ADD_MASK_WHITE)
+    layer.add_mask(mask)
+    mask.get_pixel_rgn(0, 0, w, h)[:, :] = mask_bytes
+    mask.flush()
+    out["mask"] = layer.mask.get_pixel_rgn(0, 0, w, h, False)[:, :] == mask_bytes
+    out["mode"] = layer.mode
+    out["names"] = [x.name for x in image.layers]
+    out["found"] = pdb.gimp_image_get_layer_by_name(image, "Photo") == source
+    out["bounds"] = list(pdb.gimp_selection_bounds(image))
+    return out
+
+
+def _inside_only(merged: bytes, data: bytes, w: int, select: list) -> bool:
+    """merge_shadow honors the selection: the shadow's pixels inside it, transparent (new layer) outside."""
+    x0, y0, sw, sh = select
+    for i in range(0, len(merged), 4):
+        y, x = divmod(i // 4, w)
+        inside = x0 <= x < x0 + sw and y0 <= y < y0 + sh
+        if merged[i : i + 4] != (data[i : i + 4] if inside else bytes(4)):
+            return False
+    return True
+
+
+SCENARIOS = {"procedure": run_procedure, "shim": shim_round_trip}

@@ -1,0 +1,149 @@
+"""The plug-in in real GIMP 3.0 (batch mode in the trixie chroot) through a real daemon: every action's layers,
+masks and pixels, and the source layer unchanged."""
+from __future__ import annotations
+
+import base64
+import socket
+from pathlib import Path
+
+import pytest
+from gimp_batch import run_gimp
+
+from chromaseg.bridge.client import Client, Frame
+
+P = "python-fu-chromaseg-"
+W, H = 64, 48
+
+
+def b64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def ramp() -> bytes:
+    return b"".join(bytes([v, v, v, 255]) for y in range(H) for x in range(W) for v in [(x * 3 + y * 2) % 256])
+
+
+def disc() -> bytes:
+    """A bright disc on a dark background: an object to find."""
+    return b"".join(bytes([v, v, v, 255]) for y in range(H) for x in range(W)
+                    for v in [230 if (x - 30) ** 2 + (y - 22) ** 2 < 120 else 20])
+
+
+def red_square(name: str) -> dict:
+    pixels = bytearray(W * H * 4)
+    for y in range(5, 12):
+        for x in range(5, 12):
+            pixels[(y * W + x) * 4 : (y * W + x) * 4 + 4] = bytes([220, 30, 30, 255])
+    return {"name": name, "pixels": base64.b64encode(bytes(pixels)).decode()}
+
+
+def test_shim_backend_round_trips_pixels_shadow_buffers_and_masks(installed_plugin: Path) -> None:
+    out = run_gimp({"scenario": "shim", "vendor": "/root/.config/GIMP/3.0/plug-ins/chromaseg-gimp/vendor",
+                    "w": W, "h": H, "pixels": base64.b64encode(ramp()).decode(), "select": [8, 4, 10, 6]})
+    assert out == {"read": True, "bpp": 4, "before_merge": False, "after_merge": True, "mask": True,
+                   "mode": "lch-color", "names": ["Shim", "Photo"], "found": True, "bounds": [True, 8, 4, 18, 10]}
+
+
+def test_colorize_layer_writes_the_daemons_pixels_into_a_new_layer(gimp, gimp_daemon) -> None:
+    out = gimp(P + "colorize-layer", ramp(), W, H)
+    assert out["status"] == "success", out["error"]
+    result, source = out["layers"]
+    assert source["name"] == "Photo" and out["source_sha256_before"] == out["source_sha256_after"]
+    assert result["name"] == "Colorized · Photo · vibrancy 0.38 · segment pass"
+    assert (result["offsets"], result["size"], result["mode"], result["mask"]) == ([0, 0], [W, H], "lch-color", None)
+    # exactly what the daemon answers for the same request
+    with Client(gimp_daemon.endpoint) as client:
+        reply = client.request("colorize", {"vibrancy": 0.38, "harmonize": False, "segment_pass": True,
+                                            "confine_hints": False}, {"layer": Frame(ramp(), "u8", (H, W, 4))})
+    assert b64(result["pixels"]) == bytes(reply.frames["layer"].data)
+
+
+def test_colorize_selection_with_hints_masks_the_result_by_the_selection(gimp) -> None:
+    out = gimp(P + "colorize-selection", ramp(), W, H, select=[20, 16, 12, 10], hints=red_square("My hints"),
+               args={"hint-layer": "My hints", "layer-mode": "normal"})
+    assert out["status"] == "success", out["error"]
+    hints, result, source = out["layers"]
+    assert (hints["name"], source["name"]) == ("My hints", "Photo")
+    assert out["source_sha256_before"] == out["source_sha256_after"]
+    assert result["name"].endswith("hints · selection, feather 4") and result["mode"] == "normal"
+    x, y = result["offsets"]
+    w, h = result["size"]
+    assert (x, y, w, h) == (4, 0, 44, 42)
+    expected = bytearray(w * h)
+    for row in range(16 - y, 26 - y):
+        expected[row * w + 20 - x : row * w + 32 - x] = b"\xff" * 12
+    assert b64(result["mask"]) == bytes(expected)
+
+
+def test_select_object_replaces_the_selection(gimp) -> None:
+    out = gimp(P + "select-object", disc(), W, H, select=[16, 8, 28, 28])
+    assert out["status"] == "success", out["error"]
+    non_empty, x1, y1, x2, y2 = out["selection"]
+    assert non_empty and [x1, y1, x2, y2] != [16, 8, 44, 36]
+    mask = b64(out["selection_mask"])
+    assert mask[22 * W + 30] == 255 and mask[0] == 0
+    assert [layer["name"] for layer in out["layers"]] == ["Photo"] and out["channels"] == []
+
+
+@pytest.mark.parametrize("output", ["layer-group-of-masks", "channels"])
+def test_auto_segment_into_a_layer_group_or_channels(gimp, output: str) -> None:
+    out = gimp(P + "auto-segment", ramp(), W, H, args={"output": output, "max-segments": 8})
+    assert out["status"] == "success", out["error"]
+    assert out["source_sha256_before"] == out["source_sha256_after"]
+    if output == "layer-group-of-masks":
+        group, source = out["layers"]
+        assert group["group"] and group["name"].startswith("Segments · Photo · ") and source["name"] == "Photo"
+        alphas = [b64(c["pixels"])[3::4] for c in group["children"]]
+        assert 1 <= len(alphas) <= 8 and all(sum(1 for a in col if a) <= 1 for col in zip(*alphas))
+    else:
+        assert [layer["name"] for layer in out["layers"]] == ["Photo"]
+        assert out["channels"] and all(" · Segment " in c["name"] for c in out["channels"])
+
+
+def test_harmonize_adds_a_layer_keeping_the_hints(gimp) -> None:
+    colored = bytearray(ramp())
+    colored[0::4] = bytes((v + 60) % 256 for v in colored[0::4])
+    out = gimp(P + "harmonize", bytes(colored), W, H, hints=red_square("Color hints"))
+    assert out["status"] == "success", out["error"]
+    names = [layer["name"] for layer in out["layers"]]
+    assert names == ["Color hints", "Harmonized · Photo · hints kept", "Photo"]
+    assert out["layers"][1]["mode"] == "normal" and out["source_sha256_before"] == out["source_sha256_after"]
+
+
+def test_gray_image_is_converted_and_colorized(gimp) -> None:
+    gray = b"".join(bytes([b[0], b[3]]) for b in (ramp()[i : i + 4] for i in range(0, W * H * 4, 4)))
+    out = gimp(P + "colorize-layer", gray, W, H, gray=True)
+    assert out["status"] == "success", out["error"]
+    assert out["base_type"] == "rgb" and len(out["layers"]) == 2
+    assert out["source_sha256_before"] == out["source_sha256_after"]
+
+
+def test_a_16_bit_image_gets_the_daemons_u16_pixels(gimp, gimp_daemon) -> None:
+    out = gimp(P + "colorize-layer", ramp(), W, H, u16=True)
+    assert out["status"] == "success", out["error"]
+    assert out["precision"] == "u16-non-linear" and out["source_sha256_before"] == out["source_sha256_after"]
+    result = out["layers"][0]
+    assert result["size"] == [W, H] and result["name"].startswith("Colorized · Photo")
+    ramp16 = bytes(b for v in ramp() for b in (v, v))  # each u8 value v as u16 v * 257 (little-endian: v, v)
+    with Client(gimp_daemon.endpoint) as client:
+        reply = client.request("colorize", {"vibrancy": 0.38, "harmonize": False, "segment_pass": True,
+                                            "confine_hints": False}, {"layer": Frame(ramp16, "u16", (H, W, 4))})
+    assert b64(result["pixels"]) == bytes(reply.frames["layer"].data)
+
+
+def test_failures_are_clear_messages_and_change_nothing(gimp) -> None:
+    out = gimp(P + "colorize-selection", ramp(), W, H)
+    assert out["status"] == "execution-error" and "needs a selection" in out["error"]
+    assert [layer["name"] for layer in out["layers"]] == ["Photo"]
+
+
+def test_daemon_not_running_is_reported(installed_plugin: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    out = run_gimp({"scenario": "procedure", "procedure": P + "auto-segment", "w": W, "h": H,
+                    "pixels": base64.b64encode(ramp()).decode(), "args": {"endpoint": free}})
+    assert out["status"] == "execution-error"
+    # autostart runs the command the installer recorded: the host's interpreter, which the chroot does not have
+    assert "Could not start the daemon" in out["error"], out["error"]
+    assert [layer["name"] for layer in out["layers"]] == ["Photo"]

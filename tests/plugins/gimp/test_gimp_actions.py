@@ -1,0 +1,175 @@
+"""Every action of the GIMP plug-in, run through the gimpfu shim's in-memory backend against a real daemon."""
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+
+import pytest
+from gimp_test_images import add_layer, gray_ramp, select_rect
+
+from chromaseg.plugins.common import naming
+from chromaseg.plugins.gimp import procedures
+from chromaseg.plugins.gimp.gimpfu import GRAY, INDEXED, LAYER_MODE_LCH_COLOR, LAYER_MODE_NORMAL, RGB
+from chromaseg.plugins.gimp.registry import ProcedureError
+
+P = "python-fu-chromaseg-"
+
+
+def _pixels(layer) -> bytes:
+    return layer.get_pixel_rgn(0, 0, layer.width, layer.height, False)[:, :]
+
+
+def _chroma(rgba: bytes, bpp: int = 4) -> int:
+    """Sum over pixels of max-min RGB (0 for gray): how colored a u8 RGBA buffer is."""
+    return sum(max(rgba[i : i + 3]) - min(rgba[i : i + 3]) for i in range(0, len(rgba), bpp))
+
+
+def _paint_hints(image, name: str = naming.HINT_LAYER_NAME):
+    """A hint layer with one red square (alpha 255) and transparent elsewhere."""
+    data = bytearray(image.width * image.height * 4)
+    for y in range(5, 12):
+        for x in range(5, 12):
+            data[(y * image.width + x) * 4 : (y * image.width + x) * 4 + 4] = bytes([220, 30, 30, 255])
+    return add_layer(image, name, bytes(data))
+
+
+def test_colorize_layer_adds_a_colored_layer_above_the_untouched_source(backend, photo, plugin_daemon) -> None:
+    image, source = photo()
+    before = _pixels(source)
+    backend.run(P + "colorize-layer", image, source, endpoint=plugin_daemon.endpoint)
+    result = image.layers[0]
+    assert [x.name for x in image.layers] == [result.name, "Photo"]
+    assert result.name.startswith("Colorized · Photo · vibrancy 0.38")
+    assert (result.width, result.height, result.offsets) == (48, 40, (0, 0))
+    assert result.mode == LAYER_MODE_LCH_COLOR and result.mask is None
+    assert _chroma(_pixels(result)) > 0 and _pixels(source) == before
+    assert image.undo_steps == 1 and not image.undo_group_open
+    kinds = [k for k, _ in backend.progress]
+    assert kinds[0] == "init" and kinds[-1] == "end" and ("update" in kinds or "pulse" in kinds)
+
+
+def test_colorize_selection_masks_the_result_with_the_selection(backend, photo, plugin_daemon) -> None:
+    image, source = photo(64, 48)
+    before = _pixels(source)
+    select_rect(image, 20, 16, 12, 10)
+    image.undo.clear()
+    backend.run(P + "colorize-selection", image, source, endpoint=plugin_daemon.endpoint, layer_mode=0, feather=2.0)
+    result = image.layers[0]
+    x, y = result.offsets
+    # the selection plus context (at least 16 px each side), clamped to the layer
+    assert (x, y, result.width, result.height) == (4, 0, 44, 42)
+    assert result.mode == LAYER_MODE_NORMAL and "selection, feather 2" in result.name
+    mask = result.mask.get_pixel_rgn(0, 0, result.width, result.height, False)[:, :]
+    expected = bytearray(result.width * result.height)
+    for row in range(16 - y, 26 - y):
+        expected[row * result.width + 20 - x : row * result.width + 32 - x] = b"\xff" * 12
+    assert mask == bytes(expected)
+    assert _pixels(source) == before and image.undo_steps == 1
+
+
+def test_colorize_uses_the_named_hint_layer(backend, photo, plugin_daemon) -> None:
+    image, source = photo()
+    _paint_hints(image, "My hints")
+    backend.run(P + "colorize-layer", image, source, endpoint=plugin_daemon.endpoint, hint_layer="My hints",
+                confine_hints=True)
+    names = [x.name for x in image.layers]
+    assert names[0] == "My hints" and names[2] == "Photo"  # the result goes right above the source
+    assert "hints confined" in names[1]
+
+
+def test_colorize_without_the_named_hint_layer_runs_without_hints(backend, photo, plugin_daemon) -> None:
+    image, source = photo()
+    _paint_hints(image, "Other layer")
+    backend.run(P + "colorize-layer", image, source, endpoint=plugin_daemon.endpoint, harmonize=True)
+    result = image.layers[1]
+    assert "hints" not in result.name and "harmonized" in result.name
+
+
+def test_colorize_a_16_bit_grayscale_image_converts_it_to_rgb_in_the_same_undo_step(backend, photo,
+                                                                                     plugin_daemon) -> None:
+    image, source = photo(32, 24, bits=16, base_type=GRAY)
+    before = _pixels(source)
+    backend.run(P + "colorize-layer", image, source, endpoint=plugin_daemon.endpoint)
+    assert image.base_type == RGB and image.undo_steps == 1
+    assert image.undo[0][0] == "convert to RGB"
+    assert image.layers[0].bpp == 8 and len(_pixels(image.layers[0])) == 32 * 24 * 8
+    assert _pixels(source) == before
+
+
+def test_select_object_replaces_the_selection_with_the_object(backend, photo, plugin_daemon) -> None:
+    image, source = photo(64, 48)
+    # a bright disc on a dark background: the object the rough box should be refined to
+    data = bytearray()
+    for y in range(48):
+        for x in range(64):
+            v = 230 if (x - 30) ** 2 + (y - 22) ** 2 < 100 else 20
+            data += bytes([v, v, v, 255])
+    source.get_pixel_rgn(0, 0, 64, 48)[:, :] = bytes(data)
+    select_rect(image, 16, 8, 28, 28)
+    image.undo.clear()
+    backend.run(P + "select-object", image, source, endpoint=plugin_daemon.endpoint)
+    non_empty, x1, y1, x2, y2 = backend.pdb.gimp_selection_bounds(image)
+    assert non_empty and (x1, y1, x2, y2) != (16, 8, 44, 36)
+    assert image.selection.data[22 * 64 + 30] == 255 and image.selection.data[0] == 0
+    assert image.channels == [] and image.undo_steps == 1
+
+
+def test_auto_segment_into_a_layer_group_of_masks(backend, photo, plugin_daemon) -> None:
+    image, source = photo()
+    backend.run(P + "auto-segment", image, source, endpoint=plugin_daemon.endpoint, max_segments=8)
+    group = image.layers[0]
+    assert group.children and group.name.startswith("Segments · Photo · ") and image.layers[1] is source
+    assert all(c.name.startswith("Segment ") for c in group.children) and len(group.children) <= 8
+    # the masks (alpha) tile the layer: every pixel belongs to at most one segment
+    alphas = [_pixels(c)[3::4] for c in group.children]
+    assert all(sum(1 for a in column if a) <= 1 for column in zip(*alphas))
+    assert image.undo_steps == 1
+
+
+def test_auto_segment_into_channels(backend, photo, plugin_daemon) -> None:
+    image, source = photo()
+    backend.run(P + "auto-segment", image, source, endpoint=plugin_daemon.endpoint, output=1)
+    assert image.channels and all(" · Segment " in c.name for c in image.channels)
+    assert [x.name for x in image.layers] == ["Photo"] and image.undo_steps == 1
+
+
+def test_harmonize_adds_a_layer_and_keeps_painted_colors(backend, photo, plugin_daemon) -> None:
+    image, source = photo()
+    colored = bytearray(gray_ramp(48, 40))
+    colored[0::4] = bytes((v + 40) % 256 for v in colored[0::4])
+    source.get_pixel_rgn(0, 0, 48, 40)[:, :] = bytes(colored)
+    _paint_hints(image)
+    image.undo.clear()
+    backend.run(P + "harmonize", image, source, endpoint=plugin_daemon.endpoint)
+    assert [x.name for x in image.layers] == [naming.HINT_LAYER_NAME, "Harmonized · Photo · hints kept", "Photo"]
+    result = image.layers[1]
+    assert result.mode == LAYER_MODE_NORMAL and _pixels(source) == bytes(colored) and image.undo_steps == 1
+
+
+def test_add_hint_layer_once(backend, photo) -> None:
+    image, source = photo()
+    backend.run(P + "add-hint-layer", image, source)
+    backend.run(P + "add-hint-layer", image, source)
+    assert [x.name for x in image.layers] == [naming.HINT_LAYER_NAME, "Photo"] and image.undo_steps == 1
+
+
+def test_failures_leave_the_image_as_it_was_with_a_clear_message(backend, photo, plugin_daemon, monkeypatch) -> None:
+    image, source = photo()
+    with pytest.raises(ProcedureError, match="needs a selection"):
+        backend.run(P + "colorize-selection", image, source, endpoint=plugin_daemon.endpoint)
+    with pytest.raises(ProcedureError, match="needs a selection"):
+        backend.run(P + "select-object", image, source, endpoint=plugin_daemon.endpoint)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setattr(procedures, "base_settings", replace(procedures.base_settings, autostart=False))
+    with pytest.raises(ProcedureError, match="daemon is not running"):
+        backend.run(P + "colorize-layer", image, source, endpoint=free)
+    monkeypatch.setattr(procedures, "base_settings", replace(procedures.base_settings, autostart=True,
+                                                             daemon_command="false"))
+    with pytest.raises(ProcedureError, match="exited at start"):
+        backend.run(P + "auto-segment", image, source, endpoint=free)
+    image.base_type = INDEXED
+    with pytest.raises(ProcedureError, match="Indexed images"):
+        backend.run(P + "colorize-layer", image, source, endpoint=plugin_daemon.endpoint)
+    assert [x.name for x in image.layers] == ["Photo"] and image.undo_steps == 0 and image.channels == []
