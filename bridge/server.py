@@ -41,6 +41,7 @@ log = logging.getLogger("chromaseg.bridge.server")
 _HWM = 16  # messages per peer queued in libzmq, each way: a slow or hostile peer gets back-pressure, not memory
 _OUTBOX_MAX = 256  # replies kept per peer while its pipe is full (results and errors only; progress is dropped)
 _BATCH = 64  # requests read per wake-up before replies are flushed again
+_FAREWELL = 1.0  # seconds the socket stays open at shutdown after the last final replies went out
 
 
 class ConfigError(Exception):
@@ -222,8 +223,12 @@ class Server:
         if not self.worker.stop(self.config.grace):
             log.warning("the running job did not stop within %.1f s; leaving it", self.config.grace)
             self.worker.abandon_running(ErrorCode.SHUTTING_DOWN)
-        self._flush_worker_replies()
+        sent = self._flush_worker_replies()
         self._drain_outbox(deadline=time.monotonic() + self.config.grace)
+        if sent:
+            # A client drops what it has not read yet when the connection closes (ZMQ_IMMEDIATE pipes die with the
+            # connection): keep it open a moment so clients waiting on these final answers can take them.
+            time.sleep(_FAREWELL)
         self._router.close(linger=1000)
         if self._auth is not None:
             self._auth.stop()
@@ -391,12 +396,14 @@ class Server:
         except BlockingIOError:
             pass  # the pipe is full of wake-ups already
 
-    def _flush_worker_replies(self) -> None:
+    def _flush_worker_replies(self) -> int:
+        """Send what the worker produced; returns how many final replies (results, errors) went out."""
+        finals = 0
         while True:
             try:
                 item, kind, body, frames = self._outgoing.get_nowait()
             except queue.Empty:
-                return
+                return finals
             identity, rid = item.key
             arrays = [np.ascontiguousarray(a) for _, a in frames]
             try:
@@ -409,6 +416,7 @@ class Server:
                 kind, body, arrays, descriptors = "error", {"code": ErrorCode.INTERNAL.value, "message": str(exc)}, [], []
             final = kind != "progress"
             if final:
+                finals += 1
                 pending = self._pending.get(identity)
                 if pending is not None:
                     pending.discard(rid)
