@@ -46,6 +46,7 @@ bench: setup
 	$(PY) bench/bench_harmonize.py
 	$(PY) bench/bench_echo.py
 	$(PY) bench/bench_segment.py
+	$(PY) bench/bench_pipeline.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .hypothesis
