@@ -259,47 +259,39 @@ class Server:
         try:
             req = parse_request(head.buffer, self.limits)
         except ProtocolError as exc:
-            extra = self._drain(head.more)
-            self._reject(identity, exc, None, extra)
+            self._drain(head.more)
+            self._reject(identity, exc, None)
             return True
+        try:
+            frames = self._read_frames(req, head.more)
+            self._stats["requests"] += 1
+            self._dispatch(identity, req, frames)
+        except ProtocolError as exc:
+            self._reject(identity, exc, req.op)
+        return True
+
+    def _read_frames(self, req: Request, more: bool) -> list[zmq.Frame]:
+        """The frames the header declared, each checked against its descriptor as it arrives; on a mismatch the rest
+        of the message is discarded (never held) and ProtocolError says what was wrong."""
         frames: list[zmq.Frame] = []
-        more = head.more
         for d in req.frames:
             if not more:
-                exc = ProtocolError(
-                    ErrorCode.FRAME_MISMATCH,
-                    f"header declares {len(req.frames)} frame(s) but the message carries {len(frames)}",
-                    req.id,
-                )
-                self._reject(identity, exc, req.op, 0)
-                return True
+                raise ProtocolError(ErrorCode.FRAME_MISMATCH,
+                                    f"header declares {len(req.frames)} frame(s) but the message carries {len(frames)}",
+                                    req.id)
             part = self._router.recv(copy=False)
             more = part.more
             if len(part) != d.nbytes:
                 self._drain(more)
-                exc = ProtocolError(
-                    ErrorCode.FRAME_MISMATCH,
-                    f"frame {d.name!r} ({d.dtype} {list(d.shape)}) must have {d.nbytes} bytes, got {len(part)}",
-                    req.id,
-                )
-                self._reject(identity, exc, req.op, 0)
-                return True
+                raise ProtocolError(ErrorCode.FRAME_MISMATCH,
+                                    f"frame {d.name!r} ({d.dtype} {list(d.shape)}) must have {d.nbytes} bytes, "
+                                    f"got {len(part)}", req.id)
             frames.append(part)
         if more:
             extra = self._drain(more)
-            exc = ProtocolError(
-                ErrorCode.FRAME_MISMATCH,
-                f"header declares {len(req.frames)} frame(s) but {extra} more follow",
-                req.id,
-            )
-            self._reject(identity, exc, req.op, 0)
-            return True
-        self._stats["requests"] += 1
-        try:
-            self._dispatch(identity, req, frames)
-        except ProtocolError as exc:
-            self._reject(identity, exc, req.op, 0)
-        return True
+            raise ProtocolError(ErrorCode.FRAME_MISMATCH,
+                                f"header declares {len(req.frames)} frame(s) but {extra} more follow", req.id)
+        return frames
 
     def _drain(self, more: bool) -> int:
         """Discard the rest of a rejected multipart message (never holding it); returns how many parts."""
@@ -309,7 +301,7 @@ class Server:
             n += 1
         return n
 
-    def _reject(self, identity: bytes, exc: ProtocolError, op: str | None, extra: int) -> None:
+    def _reject(self, identity: bytes, exc: ProtocolError, op: str | None) -> None:
         self._stats["rejected"] += 1
         n = self._stats["rejected"]
         if n <= 20 or n % 1000 == 0:
