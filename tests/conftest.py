@@ -3,10 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "bridge"))  # bridge_helpers, for every suite
+
+from bridge_helpers import Daemon, start_daemon  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -84,3 +90,13 @@ def tiny_sam_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
              "files": [{"path": "tiny.pt", "sha256": sha}]}
     (root / "registry.json").write_text(json.dumps({"entries": [entry]}))
     return root
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory: pytest.TempPathFactory, tiny_colorizer_checkpoint: Path) -> Iterator[Daemon]:
+    """One daemon on loopback TCP with a tiny colorizer checkpoint and the no-weights segmenter, shared by the op,
+    plugin and real-GIMP tests (the GIMP chroot shares the host's network)."""
+    d = start_daemon(tmp_path_factory.mktemp("daemon"), "tcp://127.0.0.1:0", "--colorizer",
+                     str(tiny_colorizer_checkpoint))
+    yield d
+    assert d.stop() == 0

@@ -9,14 +9,6 @@ from bridge_helpers import Daemon, start_daemon
 
 
 @pytest.fixture(scope="session")
-def daemon(tmp_path_factory: pytest.TempPathFactory, tiny_colorizer_checkpoint: Path) -> Iterator[Daemon]:
-    """One daemon on loopback TCP shared by the op tests (with a tiny colorizer checkpoint)."""
-    d = start_daemon(tmp_path_factory.mktemp("daemon"), "tcp://127.0.0.1:0", "--colorizer", str(tiny_colorizer_checkpoint))
-    yield d
-    assert d.stop() == 0
-
-
-@pytest.fixture(scope="session")
 def ipc_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     work = tmp_path_factory.mktemp("ipc")
     d = start_daemon(work, f"ipc://{work}/run/daemon.sock")

@@ -11,9 +11,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bridge"))  # bridge_helpers: one copy, reused
-
-from bridge_helpers import Daemon, start_daemon  # noqa: E402
+from bridge_helpers import Daemon  # noqa: E402
 from gimp_batch import CHROOT, CHROOT_READY, PLUGINS_DIR, run_gimp  # noqa: E402
 
 if not CHROOT_READY:
@@ -30,22 +28,13 @@ def installed_plugin() -> Iterator[Path]:
     subprocess.run(cli + ["uninstall-plugin", "gimp", "--dest", str(PLUGINS_DIR)], check=True, capture_output=True)
 
 
-@pytest.fixture(scope="session")
-def gimp_daemon(tmp_path_factory: pytest.TempPathFactory, tiny_colorizer_checkpoint: Path) -> Iterator[Daemon]:
-    """A daemon on the host's loopback TCP (the chroot shares the network), with a tiny colorizer."""
-    d = start_daemon(tmp_path_factory.mktemp("gimp-daemon"), "tcp://127.0.0.1:0", "--colorizer",
-                     str(tiny_colorizer_checkpoint))
-    yield d
-    assert d.stop() == 0
-
-
 @pytest.fixture
-def gimp(installed_plugin: Path, gimp_daemon: Daemon) -> Callable[..., dict[str, Any]]:
+def gimp(installed_plugin: Path, daemon: Daemon) -> Callable[..., dict[str, Any]]:
     """Call a chromaseg procedure in real GIMP on a test image; the daemon's endpoint comes from CHROMASEG_ENDPOINT."""
 
     def call(procedure: str, pixels: bytes, w: int, h: int, **extra: Any) -> dict[str, Any]:
         params = {"scenario": "procedure", "procedure": procedure, "w": w, "h": h,
                   "pixels": base64.b64encode(pixels).decode(), **extra}
-        return run_gimp(params, {"CHROMASEG_ENDPOINT": gimp_daemon.endpoint})
+        return run_gimp(params, {"CHROMASEG_ENDPOINT": daemon.endpoint})
 
     return call

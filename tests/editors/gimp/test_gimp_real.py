@@ -44,7 +44,7 @@ def test_shim_backend_round_trips_pixels_shadow_buffers_and_masks(installed_plug
                    "mode": "lch-color", "names": ["Shim", "Photo"], "found": True, "bounds": [True, 8, 4, 18, 10]}
 
 
-def test_colorize_layer_writes_the_daemons_pixels_into_a_new_layer(gimp, gimp_daemon) -> None:
+def test_colorize_layer_writes_the_daemons_pixels_into_a_new_layer(gimp, daemon) -> None:
     out = gimp(P + "colorize-layer", ramp(), W, H)
     assert out["status"] == "success", out["error"]
     result, source = out["layers"]
@@ -52,7 +52,7 @@ def test_colorize_layer_writes_the_daemons_pixels_into_a_new_layer(gimp, gimp_da
     assert result["name"] == "Colorized · Photo · vibrancy 0.38 · segment pass"
     assert (result["offsets"], result["size"], result["mode"], result["mask"]) == ([0, 0], [W, H], "lch-color", None)
     # exactly what the daemon answers for the same request
-    with Client(gimp_daemon.endpoint) as client:
+    with Client(daemon.endpoint) as client:
         reply = client.request("colorize", {"vibrancy": 0.38, "harmonize": False, "segment_pass": True,
                                             "confine_hints": False}, {"layer": Frame(ramp(), "u8", (H, W, 4))})
     assert b64(result["pixels"]) == bytes(reply.frames["layer"].data)
@@ -118,14 +118,14 @@ def test_gray_image_is_converted_and_colorized(gimp) -> None:
     assert out["source_sha256_before"] == out["source_sha256_after"]
 
 
-def test_a_16_bit_image_gets_the_daemons_u16_pixels(gimp, gimp_daemon) -> None:
+def test_a_16_bit_image_gets_the_daemons_u16_pixels(gimp, daemon) -> None:
     out = gimp(P + "colorize-layer", ramp(), W, H, u16=True)
     assert out["status"] == "success", out["error"]
     assert out["precision"] == "u16-non-linear" and out["source_sha256_before"] == out["source_sha256_after"]
     result = out["layers"][0]
     assert result["size"] == [W, H] and result["name"].startswith("Colorized · Photo")
     ramp16 = bytes(b for v in ramp() for b in (v, v))  # each u8 value v as u16 v * 257 (little-endian: v, v)
-    with Client(gimp_daemon.endpoint) as client:
+    with Client(daemon.endpoint) as client:
         reply = client.request("colorize", {"vibrancy": 0.38, "harmonize": False, "segment_pass": True,
                                             "confine_hints": False}, {"layer": Frame(ramp16, "u16", (H, W, 4))})
     assert b64(result["pixels"]) == bytes(reply.frames["layer"].data)

@@ -34,9 +34,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_colorize_selection_through_a_real_daemon(plugin_daemon: Daemon) -> None:
+def test_colorize_selection_through_a_real_daemon(daemon: Daemon) -> None:
     doc = FakeDocument(W, H, gray_bgra(W, H), selection=box_mask(W, H, Rect(30, 20, 30, 20)))
-    runner = Runner(Settings(endpoint=plugin_daemon.endpoint, autostart=False))
+    runner = Runner(Settings(endpoint=daemon.endpoint, autostart=False))
     plan = actions.colorize(doc, Settings(), selection_only=True)
     last, seen = pump_until_final(runner, runner.start(plan))
     assert last.state is State.DONE, last.message
@@ -50,8 +50,8 @@ def test_colorize_selection_through_a_real_daemon(plugin_daemon: Daemon) -> None
     runner.close()
 
 
-def test_select_object_and_auto_segment_through_a_real_daemon(plugin_daemon: Daemon) -> None:
-    runner = Runner(Settings(endpoint=plugin_daemon.endpoint, autostart=False))
+def test_select_object_and_auto_segment_through_a_real_daemon(daemon: Daemon) -> None:
+    runner = Runner(Settings(endpoint=daemon.endpoint, autostart=False))
     doc = FakeDocument(W, H, gray_bgra(W, H), selection=box_mask(W, H, Rect(24, 10, 42, 36)))
     from chromaseg.plugins.common.adapter import SelectionMode
 
@@ -66,27 +66,27 @@ def test_select_object_and_auto_segment_through_a_real_daemon(plugin_daemon: Dae
     runner.close()
 
 
-def test_harmonize_through_a_real_daemon(plugin_daemon: Daemon) -> None:
+def test_harmonize_through_a_real_daemon(daemon: Daemon) -> None:
     colored = bytearray(gray_bgra(W, H))
     colored[0::4] = bytes((i * 7) % 256 for i in range(W * H))  # some blue variation to harmonize
     doc = FakeDocument(W, H, bytes(colored))
-    runner = Runner(Settings(endpoint=plugin_daemon.endpoint, autostart=False))
+    runner = Runner(Settings(endpoint=daemon.endpoint, autostart=False))
     last, _ = pump_until_final(runner, runner.start(actions.harmonize(doc, Settings())))
     assert last.state is State.DONE, last.message
     assert doc.results[0][0] == "Harmonized · Background" and len(doc.results[0][2]) == W * H * 4
     runner.close()
 
 
-def test_a_failing_write_leaves_the_document_alone_and_says_why(plugin_daemon: Daemon) -> None:
+def test_a_failing_write_leaves_the_document_alone_and_says_why(daemon: Daemon) -> None:
     doc = FakeDocument(W, H, gray_bgra(W, H), fail_writes=True)
-    runner = Runner(Settings(endpoint=plugin_daemon.endpoint, autostart=False))
+    runner = Runner(Settings(endpoint=daemon.endpoint, autostart=False))
     last, _ = pump_until_final(runner, runner.start(actions.colorize(doc, Settings(), selection_only=False)))
     assert last.state is State.FAILED and "refuses writes" in last.message and doc.results == []
     runner.close()
 
 
-def test_daemon_errors_become_artist_messages(plugin_daemon: Daemon) -> None:
-    runner = Runner(Settings(endpoint=plugin_daemon.endpoint, autostart=False))
+def test_daemon_errors_become_artist_messages(daemon: Daemon) -> None:
+    runner = Runner(Settings(endpoint=daemon.endpoint, autostart=False))
     plan = Plan("Broken", "colorize", {"vibrancy": 99.0}, actions.colorize(
         FakeDocument(8, 8, gray_bgra(8, 8)), Settings(), selection_only=False).frames, lambda r: "never")
     last, _ = pump_until_final(runner, runner.start(plan))
@@ -94,10 +94,10 @@ def test_daemon_errors_become_artist_messages(plugin_daemon: Daemon) -> None:
     runner.close()
 
 
-def test_one_job_at_a_time_and_cancel(plugin_daemon: Daemon) -> None:
+def test_one_job_at_a_time_and_cancel(daemon: Daemon) -> None:
     big = 512
     doc = FakeDocument(big, big, gray_bgra(big, big))
-    runner = Runner(Settings(endpoint=plugin_daemon.endpoint, autostart=False))
+    runner = Runner(Settings(endpoint=daemon.endpoint, autostart=False))
     first = runner.start(actions.harmonize(doc, Settings()))
     assert first.state is State.RUNNING
     again = runner.start(actions.harmonize(doc, Settings()))

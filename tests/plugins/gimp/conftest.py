@@ -1,5 +1,5 @@
 """Fixtures for the GIMP plug-in's unit tests: the in-memory gimpfu backend and test images built with gimpfu calls
-(the daemon is tests/plugins/conftest.py's `plugin_daemon`)."""
+(the daemon is tests/plugins/conftest.py's `daemon`)."""
 from __future__ import annotations
 
 from typing import Callable, Iterator

@@ -33,10 +33,10 @@ def _paint_hints(image, name: str = naming.HINT_LAYER_NAME):
     return add_layer(image, name, bytes(data))
 
 
-def test_colorize_layer_adds_a_colored_layer_above_the_untouched_source(backend, photo, plugin_daemon) -> None:
+def test_colorize_layer_adds_a_colored_layer_above_the_untouched_source(backend, photo, daemon) -> None:
     image, source = photo()
     before = _pixels(source)
-    backend.run(P + "colorize-layer", image, source, endpoint=plugin_daemon.endpoint)
+    backend.run(P + "colorize-layer", image, source, endpoint=daemon.endpoint)
     result = image.layers[0]
     assert [x.name for x in image.layers] == [result.name, "Photo"]
     assert result.name.startswith("Colorized · Photo · vibrancy 0.38")
@@ -48,12 +48,12 @@ def test_colorize_layer_adds_a_colored_layer_above_the_untouched_source(backend,
     assert kinds[0] == "init" and kinds[-1] == "end" and ("update" in kinds or "pulse" in kinds)
 
 
-def test_colorize_selection_masks_the_result_with_the_selection(backend, photo, plugin_daemon) -> None:
+def test_colorize_selection_masks_the_result_with_the_selection(backend, photo, daemon) -> None:
     image, source = photo(64, 48)
     before = _pixels(source)
     select_rect(image, 20, 16, 12, 10)
     image.undo.clear()
-    backend.run(P + "colorize-selection", image, source, endpoint=plugin_daemon.endpoint, layer_mode=0, feather=2.0)
+    backend.run(P + "colorize-selection", image, source, endpoint=daemon.endpoint, layer_mode=0, feather=2.0)
     result = image.layers[0]
     x, y = result.offsets
     # the selection plus context (at least 16 px each side), clamped to the layer
@@ -67,36 +67,36 @@ def test_colorize_selection_masks_the_result_with_the_selection(backend, photo, 
     assert _pixels(source) == before and image.undo_steps == 1
 
 
-def test_colorize_uses_the_named_hint_layer(backend, photo, plugin_daemon) -> None:
+def test_colorize_uses_the_named_hint_layer(backend, photo, daemon) -> None:
     image, source = photo()
     _paint_hints(image, "My hints")
-    backend.run(P + "colorize-layer", image, source, endpoint=plugin_daemon.endpoint, hint_layer="My hints",
+    backend.run(P + "colorize-layer", image, source, endpoint=daemon.endpoint, hint_layer="My hints",
                 confine_hints=True)
     names = [x.name for x in image.layers]
     assert names[0] == "My hints" and names[2] == "Photo"  # the result goes right above the source
     assert "hints confined" in names[1]
 
 
-def test_colorize_without_the_named_hint_layer_runs_without_hints(backend, photo, plugin_daemon) -> None:
+def test_colorize_without_the_named_hint_layer_runs_without_hints(backend, photo, daemon) -> None:
     image, source = photo()
     _paint_hints(image, "Other layer")
-    backend.run(P + "colorize-layer", image, source, endpoint=plugin_daemon.endpoint, harmonize=True)
+    backend.run(P + "colorize-layer", image, source, endpoint=daemon.endpoint, harmonize=True)
     result = image.layers[1]
     assert "hints" not in result.name and "harmonized" in result.name
 
 
 def test_colorize_a_16_bit_grayscale_image_converts_it_to_rgb_in_the_same_undo_step(backend, photo,
-                                                                                     plugin_daemon) -> None:
+                                                                                     daemon) -> None:
     image, source = photo(32, 24, bits=16, base_type=GRAY)
     before = _pixels(source)
-    backend.run(P + "colorize-layer", image, source, endpoint=plugin_daemon.endpoint)
+    backend.run(P + "colorize-layer", image, source, endpoint=daemon.endpoint)
     assert image.base_type == RGB and image.undo_steps == 1
     assert image.undo[0][0] == "convert to RGB"
     assert image.layers[0].bpp == 8 and len(_pixels(image.layers[0])) == 32 * 24 * 8
     assert _pixels(source) == before
 
 
-def test_select_object_replaces_the_selection_with_the_object(backend, photo, plugin_daemon) -> None:
+def test_select_object_replaces_the_selection_with_the_object(backend, photo, daemon) -> None:
     image, source = photo(64, 48)
     # a bright disc on a dark background: the object the rough box should be refined to
     data = bytearray()
@@ -107,16 +107,16 @@ def test_select_object_replaces_the_selection_with_the_object(backend, photo, pl
     source.get_pixel_rgn(0, 0, 64, 48)[:, :] = bytes(data)
     select_rect(image, 16, 8, 28, 28)
     image.undo.clear()
-    backend.run(P + "select-object", image, source, endpoint=plugin_daemon.endpoint)
+    backend.run(P + "select-object", image, source, endpoint=daemon.endpoint)
     non_empty, x1, y1, x2, y2 = backend.pdb.gimp_selection_bounds(image)
     assert non_empty and (x1, y1, x2, y2) != (16, 8, 44, 36)
     assert image.selection.data[22 * 64 + 30] == 255 and image.selection.data[0] == 0
     assert image.channels == [] and image.undo_steps == 1
 
 
-def test_auto_segment_into_a_layer_group_of_masks(backend, photo, plugin_daemon) -> None:
+def test_auto_segment_into_a_layer_group_of_masks(backend, photo, daemon) -> None:
     image, source = photo()
-    backend.run(P + "auto-segment", image, source, endpoint=plugin_daemon.endpoint, max_segments=8)
+    backend.run(P + "auto-segment", image, source, endpoint=daemon.endpoint, max_segments=8)
     group = image.layers[0]
     assert group.children and group.name.startswith("Segments · Photo · ") and image.layers[1] is source
     assert all(c.name.startswith("Segment ") for c in group.children) and len(group.children) <= 8
@@ -126,21 +126,21 @@ def test_auto_segment_into_a_layer_group_of_masks(backend, photo, plugin_daemon)
     assert image.undo_steps == 1
 
 
-def test_auto_segment_into_channels(backend, photo, plugin_daemon) -> None:
+def test_auto_segment_into_channels(backend, photo, daemon) -> None:
     image, source = photo()
-    backend.run(P + "auto-segment", image, source, endpoint=plugin_daemon.endpoint, output=1)
+    backend.run(P + "auto-segment", image, source, endpoint=daemon.endpoint, output=1)
     assert image.channels and all(" · Segment " in c.name for c in image.channels)
     assert [x.name for x in image.layers] == ["Photo"] and image.undo_steps == 1
 
 
-def test_harmonize_adds_a_layer_and_keeps_painted_colors(backend, photo, plugin_daemon) -> None:
+def test_harmonize_adds_a_layer_and_keeps_painted_colors(backend, photo, daemon) -> None:
     image, source = photo()
     colored = bytearray(gray_ramp(48, 40))
     colored[0::4] = bytes((v + 40) % 256 for v in colored[0::4])
     source.get_pixel_rgn(0, 0, 48, 40)[:, :] = bytes(colored)
     _paint_hints(image)
     image.undo.clear()
-    backend.run(P + "harmonize", image, source, endpoint=plugin_daemon.endpoint)
+    backend.run(P + "harmonize", image, source, endpoint=daemon.endpoint)
     assert [x.name for x in image.layers] == [naming.HINT_LAYER_NAME, "Harmonized · Photo · hints kept", "Photo"]
     result = image.layers[1]
     assert result.mode == LAYER_MODE_NORMAL and _pixels(source) == bytes(colored) and image.undo_steps == 1
@@ -153,12 +153,12 @@ def test_add_hint_layer_once(backend, photo) -> None:
     assert [x.name for x in image.layers] == [naming.HINT_LAYER_NAME, "Photo"] and image.undo_steps == 1
 
 
-def test_failures_leave_the_image_as_it_was_with_a_clear_message(backend, photo, plugin_daemon, monkeypatch) -> None:
+def test_failures_leave_the_image_as_it_was_with_a_clear_message(backend, photo, daemon, monkeypatch) -> None:
     image, source = photo()
     with pytest.raises(ProcedureError, match="needs a selection"):
-        backend.run(P + "colorize-selection", image, source, endpoint=plugin_daemon.endpoint)
+        backend.run(P + "colorize-selection", image, source, endpoint=daemon.endpoint)
     with pytest.raises(ProcedureError, match="needs a selection"):
-        backend.run(P + "select-object", image, source, endpoint=plugin_daemon.endpoint)
+        backend.run(P + "select-object", image, source, endpoint=daemon.endpoint)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = f"tcp://127.0.0.1:{s.getsockname()[1]}"
@@ -171,5 +171,5 @@ def test_failures_leave_the_image_as_it_was_with_a_clear_message(backend, photo,
         backend.run(P + "auto-segment", image, source, endpoint=free)
     image.base_type = INDEXED
     with pytest.raises(ProcedureError, match="Indexed images"):
-        backend.run(P + "colorize-layer", image, source, endpoint=plugin_daemon.endpoint)
+        backend.run(P + "colorize-layer", image, source, endpoint=daemon.endpoint)
     assert [x.name for x in image.layers] == ["Photo"] and image.undo_steps == 0 and image.channels == []

@@ -62,8 +62,8 @@ def run(controller: Controller, key: str, limit: float = 120.0) -> tuple[Update,
 
 
 @pytest.fixture
-def controller(krita: Krita, plugin_daemon: Daemon) -> Controller:
-    c = Controller(ManualTimer(), Runner(Settings(endpoint=plugin_daemon.endpoint, autostart=False)))
+def controller(krita: Krita, daemon: Daemon) -> Controller:
+    c = Controller(ManualTimer(), Runner(Settings(endpoint=daemon.endpoint, autostart=False)))
     yield c
     c.close()
 
@@ -142,10 +142,10 @@ def test_settings_round_trip_through_kritarc(krita: Krita) -> None:
 
 
 def test_cancel_while_queued_leaves_the_document_as_it_was(krita: Krita, controller: Controller,
-                                                             plugin_daemon: Daemon) -> None:
+                                                             daemon: Daemon) -> None:
     doc = photo(krita)
     big = 1536
-    with plugin_daemon.client() as other:  # another editor keeps the daemon's one worker busy: ours waits queued
+    with daemon.client() as other:  # another editor keeps the daemon's one worker busy: ours waits queued
         busy = other.submit("harmonize", {}, {"layer": Frame.from_array(sample_image(big, big)),
                                               "segments": Frame.from_array(halves(big, big))})
         update = controller.run("harmonize_layer")
