@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", default=None, help="where the preprocessed cache goes (default: OUT/cache)")
     p.add_argument("--semantic", action="store_true",
                    help="fuse the frozen DeepLab semantic branch (weights from $CHROMASEG_WEIGHTS)")
+    p.add_argument("--init", default=None, metavar="CHECKPOINT",
+                   help="start from a trained colorizer's weights (fine-tune; OUT must hold its class table)")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
     p.set_defaults(run=run)
 
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
                       max_minutes=args.minutes, batch=args.batch, crop=args.crop, cache_size=args.cache_size,
                       lr=args.lr, val_fraction=args.val_fraction, eval_every=args.eval_every,
                       checkpoint_every=args.eval_every, seed=args.seed, device=args.device, threads=args.threads,
-                      cache_dir=args.cache_dir, semantic=args.semantic)
+                      cache_dir=args.cache_dir, semantic=args.semantic, init=args.init)
     final = train(cfg, resume=not args.no_resume)
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()})
     return 0

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from chromaseg.core.classes import DEFAULT_TEMPERATURE, decode_annealed_mean
 from chromaseg.core.color import from_unit_float, lab_to_srgb, srgb_to_lab, to_unit_float
 from chromaseg.core.guided import guided_coefficients, upsample_rows
+from chromaseg.core.hint_propagation import propagate_residuals
 from chromaseg.core.hints import hint_layer_pixels, reduce_hints
 from chromaseg.core.model import load_checkpoint
 from chromaseg.core.weights import (ASSETS, COLORIZER_ASSET, SEMANTIC_COLORIZER_ASSET, deeplab_ir, shipped_asset,
@@ -168,6 +169,8 @@ def predict_chroma(net: torch.nn.Module, l_full: np.ndarray, hints: HintPixels |
     if hints is not None and hints.mask.any():
         hint_ab, hint_mask = reduce_hints(hints.mask, hints.ab, size=(h, w))
     ab_small = predict_ab(net, l_small, hint_ab, hint_mask, temperature)
+    if hint_mask is not None:
+        ab_small = propagate_residuals(l_small, ab_small, hint_mask, hint_ab)
     coef_a, coef_b = guided_coefficients(l_small * np.float32(0.01), ab_small, GUIDE_RADIUS, GUIDE_EPS)
     ab = np.empty((big_h, big_w, 2), np.float32)
     for y in range(0, big_h, TILE_ROWS):

@@ -27,7 +27,8 @@ from chromaseg.core.classes import (PAPER_THRESHOLD_FRACTION, ClassTable, class_
 from chromaseg.core.color import lab_to_srgb, srgb_to_lab
 from chromaseg.core.dataset import CropBatches, build_cache, read_split, split_paths, write_split
 from chromaseg.core.hints import HintSampling, random_hints, simulate_hints
-from chromaseg.core.model import Colorizer, build_colorizer, checkpoint_dict, model_from_checkpoint, save_checkpoint
+from chromaseg.core.model import (Colorizer, build_colorizer, checkpoint_dict, model_from_checkpoint, read_checkpoint,
+                                  save_checkpoint)
 from chromaseg.core.semantic import FEATURE_CHANNELS
 
 STATE_FILE = "last.pt"
@@ -64,6 +65,7 @@ class TrainConfig:
     threads: int | None = None
     cache_dir: str | None = None
     semantic: bool = False  # fuse the frozen DeepLab branch (its weights must be in the weights directory)
+    init: str | None = None  # start from this checkpoint's weights (fine-tuning: new optimizer and schedule)
     progress: bool = True
 
 
@@ -186,6 +188,8 @@ def train(cfg: TrainConfig, resume: bool = True) -> dict[str, Any]:
     state = torch.load(state_path, map_location="cpu", weights_only=True) if resume and state_path.exists() else None
     if state is not None:
         colorizer = model_from_checkpoint(state["colorizer"])
+    elif cfg.init:
+        colorizer = _initial_weights(cfg, table)
     else:
         colorizer = build_colorizer(cfg.arch, table=table, width=cfg.width,
                                     semantic_channels=FEATURE_CHANNELS if cfg.semantic else 0)
@@ -254,6 +258,19 @@ def inference_resolution(cfg: TrainConfig) -> int:
     """Long side at which inference shows photos to the network at the scale it was trained on: the cached short
     side, for a 4:3 photo (objects larger than in training were measured to cost fidelity)."""
     return round(cfg.cache_size * 4 / 3)
+
+
+def _initial_weights(cfg: TrainConfig, table: ClassTable) -> Colorizer:
+    """The model of ``cfg.init``, checked to predict the classes of this run's table."""
+    colorizer = model_from_checkpoint(read_checkpoint(cfg.init))
+    if colorizer.table is None or not np.array_equal(colorizer.table.kept, table.kept):
+        raise ValueError(f"{cfg.init} predicts other color classes than {Path(cfg.out) / TABLE_FILE}; "
+                         "copy its class table into the output folder first")
+    if colorizer.arch != cfg.arch or colorizer.config.semantic_channels != (FEATURE_CHANNELS if cfg.semantic else 0):
+        raise ValueError(f"{cfg.init} is a {colorizer.arch} model (semantic channels "
+                         f"{colorizer.config.semantic_channels}); this run asks for {cfg.arch}"
+                         f"{' with the semantic branch' if cfg.semantic else ''}")
+    return colorizer.train()
 
 
 def _with_semantic_branch(colorizer: Colorizer) -> torch.nn.Module:

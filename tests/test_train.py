@@ -149,3 +149,29 @@ def test_semantic_training_fuses_a_frozen_encoder(photo_dir, tmp_path, monkeypat
     monkeypatch.setattr(semantic, "load_deeplab", lambda folder=None: None)
     with pytest.raises(FileNotFoundError):
         train(replace(cfg, out=str(tmp_path / "sem2")))
+
+
+def test_fine_tuning_starts_from_a_checkpoint_and_checks_its_classes(photo_dir, tmp_path) -> None:
+    first = tmp_path / "first"
+    train(_tiny_config(photo_dir, first, 2))
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    (tuned / "class_table.json").write_bytes((first / "class_table.json").read_bytes())
+    (tuned / "split").mkdir()
+    for name in ("train.txt", "val.txt"):
+        (tuned / "split" / name).write_bytes((first / "split" / name).read_bytes())
+    cfg = replace(_tiny_config(photo_dir, tuned, 0), init=str(first / "colorizer.pt"))
+    train(cfg)  # zero steps: the saved model is exactly the initial one
+    a = load_checkpoint(first / "colorizer.pt").state_dict()
+    b = load_checkpoint(tuned / "colorizer.pt").state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], msg=k)
+
+    other = tmp_path / "other"
+    other.mkdir()
+    table = ClassTable.load(first / "class_table.json")
+    fewer = ClassTable.from_counts(table.counts, threshold_fraction=10 * table.threshold_fraction)
+    assert fewer.num_classes < table.num_classes
+    fewer.save(other / "class_table.json")
+    with pytest.raises(ValueError, match="other color classes"):
+        train(replace(_tiny_config(photo_dir, other, 1), init=str(first / "colorizer.pt")))
