@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hints", metavar="HINTLAYER.png",
                    help="RGBA hint layer (alpha > 0 = hint) of the same size as every input")
     p.add_argument("--vibrancy", type=float, default=None, metavar="T",
-                   help="annealed-mean temperature (default 0.38; lower = bolder)")
+                   help="annealed-mean temperature (default: the model's tuned one, 0.6 for the shipped weights; "
+                        "lower = bolder)")
     p.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
     p.add_argument("--resolution", type=int, default=None,
                    help="long side the network sees (default: the one the model was trained for)")

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="use only the first N photos")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vibrancy", type=float, default=None, metavar="T",
-                   help="the model's annealed-mean temperature (default 0.38)")
+                   help="annealed-mean temperature (default: the model's tuned one)")
     p.add_argument("--harmonize", action="store_true",
                    help="also score the colorizer followed by Algorithm 1 over automatic segments")
     p.set_defaults(run=run)

@@ -74,6 +74,13 @@ def model_resolution(model: torch.nn.Module) -> int:
     return int(getattr(colorizer, "extra", {}).get("resolution", DEFAULT_RESOLUTION))
 
 
+def model_temperature(model: torch.nn.Module) -> float:
+    """The annealed-mean temperature a model decodes with by default: the one tuned for it on validation photos and
+    recorded in its checkpoint, else the paper's DEFAULT_TEMPERATURE."""
+    colorizer = getattr(model, "colorizer", model)
+    return float(getattr(colorizer, "extra", {}).get("temperature", DEFAULT_TEMPERATURE))
+
+
 def model_size(height: int, width: int, resolution: int) -> tuple[int, int]:
     """(h, w) the network sees: the layer reduced so its long side is at most ``resolution`` (never enlarged)."""
     scale = min(1.0, resolution / max(height, width))
@@ -204,8 +211,9 @@ def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: 
     """Colorize an sRGB layer (HxW gray, HxWx3 or HxWx4; uint8, uint16 or float32 in [0, 1]).
 
     Returns the same dtype, height, width and alpha; a 2-D gray layer comes back as HxWx3 (color needs three
-    channels). Only a*, b* change. ``hints``: HxWx4 RGBA hint layer (alpha > 0 = hint). ``vibrancy``: annealed-mean
-    temperature (default 0.38; lower = bolder). The three-stage pipeline (seed 000) over ``segments`` (an HxW label
+    channels). Only a*, b* change. ``hints``: HxWx4 RGBA hint layer (alpha > 0 = hint); each hint's correction
+    spreads over its region along L (:mod:`chromaseg.core.hint_propagation`). ``vibrancy``: annealed-mean
+    temperature (default: the model's tuned one, see :func:`model_temperature`; lower = bolder). The three-stage pipeline (seed 000) over ``segments`` (an HxW label
     map, -1 = none, or a list of HxW masks; computed by ``segmenter``, default ``Segmenter.default()``, when a stage
     needs them and none are given): ``segment_pass`` re-predicts each large segment on its own crop and fuses it
     back with a feathered edge; ``confine_hints`` lets a hint color only its own segment; ``harmonize`` runs CCC
@@ -225,7 +233,7 @@ def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: 
         raise ValueError(f"the hint layer must be {big_h}x{big_w}; got {np.shape(hints)}")
     report = progress or (lambda stage, done, total: None)
     net = get_model(model)
-    temperature = DEFAULT_TEMPERATURE if vibrancy is None else float(vibrancy)
+    temperature = model_temperature(net) if vibrancy is None else float(vibrancy)
     res = resolution or model_resolution(net)
 
     l_full = np.empty((big_h, big_w), np.float32)

@@ -163,6 +163,18 @@ def test_the_checkpoint_sets_the_default_resolution(model, tmp_path, monkeypatch
     assert seen == [(12, 24), (32, 64)]
 
 
+def test_the_checkpoint_sets_the_default_vibrancy(model, tmp_path) -> None:
+    import chromaseg.core.colorize as mod
+    from chromaseg.core.classes import DEFAULT_TEMPERATURE
+
+    save_checkpoint(model, tmp_path / "t.pt", extra={"temperature": 1.7})
+    net = get_model(tmp_path / "t.pt")
+    assert mod.model_temperature(net) == 1.7 and mod.model_temperature(model) == DEFAULT_TEMPERATURE
+    img = photo(40, 56)
+    assert np.array_equal(colorize(img, model=net), colorize(img, model=net, vibrancy=1.7))
+    assert not np.array_equal(colorize(img, model=net), colorize(img, model=net, vibrancy=DEFAULT_TEMPERATURE))
+
+
 def test_checkpoint_path_is_loaded_once(model, tmp_path) -> None:
     save_checkpoint(model, tmp_path / "m.pt")
     assert get_model(tmp_path / "m.pt") is get_model(str(tmp_path / "m.pt"))
@@ -237,6 +249,7 @@ def test_shipped_weights_are_the_default_and_fit_the_budget(monkeypatch) -> None
     assert sum(p.stat().st_size for p in shipped) <= 25 * 2**20
     net = get_model()
     np.testing.assert_array_equal(ClassTable.load(ASSETS / "class_table.json").kept, net.table.kept)
+    assert mod.model_temperature(net) == 0.6  # tuned on validation photos (docs/model-card.md)
     img = photo(50, 70)
     out = colorize(img)
     assert out.shape == img.shape and np.abs(lightness(out) - lightness(img)).max() <= 0.5

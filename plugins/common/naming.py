@@ -9,7 +9,7 @@ SEP = " · "
 
 
 def colorized_name(source: str, settings: Settings, *, hints: bool, selection: bool) -> str:
-    """E.g. "Colorized · Background · vibrancy 0.38 · harmonized · segment pass · hints · selection"."""
+    """E.g. "Colorized · Background · vibrancy 0.6 · harmonized · segment pass · hints · selection"."""
     parts = ["Colorized", source, f"vibrancy {settings.vibrancy:g}"]
     if settings.harmonize:
         parts.append("harmonized")

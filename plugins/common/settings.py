@@ -22,7 +22,7 @@ class Settings:
     autostart: start the daemon when nothing answers.
     """
 
-    vibrancy: float = 0.38
+    vibrancy: float = 0.6  # the shipped colorizer's tuned temperature (docs/model-card.md)
     harmonize: bool = False
     segment_pass: bool = True
     confine_hints: bool = False

@@ -49,7 +49,7 @@ def test_colorize_layer_writes_the_daemons_pixels_into_a_new_layer(gimp, daemon)
     assert out["status"] == "success", out["error"]
     result, source = out["layers"]
     assert source["name"] == "Photo" and out["source_sha256_before"] == out["source_sha256_after"]
-    assert result["name"] == "Colorized · Photo · vibrancy 0.38 · segment pass"
+    assert result["name"] == "Colorized · Photo · vibrancy 0.6 · segment pass"
     assert (result["offsets"], result["size"], result["mode"], result["mask"]) == ([0, 0], [W, H], "lch-color", None)
     # exactly what the daemon answers for the same request
     with Client(daemon.endpoint) as client:

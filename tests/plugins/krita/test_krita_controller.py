@@ -79,7 +79,7 @@ def test_colorize_selection_adds_one_masked_layer_and_leaves_the_source(krita: K
     assert last.state is State.DONE, last.message
     assert any(u.state is State.RUNNING for u in seen) and controller.timer.interval is None
     names = [n.name() for n in doc.rootNode().childNodes()]
-    assert names[0] == "Background" and names[1].startswith("Colorized · Background · vibrancy 0.38")
+    assert names[0] == "Background" and names[1].startswith("Colorized · Background · vibrancy 0.6")
     result = doc.rootNode().childNodes()[1]
     assert [c.type() for c in result.childNodes()] == (["transparencymask"] if masks else ["paintlayer", "paintlayer"])
     assert source.pixelData(0, 0, W, H) == before and len(doc.undo_steps) == 1
