@@ -10,9 +10,12 @@ import pytest
 from gimp_batch import run_gimp
 
 from chromaseg.bridge.client import Client, Frame
+from chromaseg.plugins.common.settings import Settings
 
 P = "python-fu-chromaseg-"
 W, H = 64, 48
+
+DEFAULTS = Settings()  # what the plug-in sends unless the artist changes it
 
 
 def b64(text: str) -> bytes:
@@ -49,11 +52,11 @@ def test_colorize_layer_writes_the_daemons_pixels_into_a_new_layer(gimp, daemon)
     assert out["status"] == "success", out["error"]
     result, source = out["layers"]
     assert source["name"] == "Photo" and out["source_sha256_before"] == out["source_sha256_after"]
-    assert result["name"] == "Colorized · Photo · vibrancy 0.6 · segment pass"
+    assert result["name"] == f"Colorized · Photo · vibrancy {DEFAULTS.vibrancy:g} · segment pass"
     assert (result["offsets"], result["size"], result["mode"], result["mask"]) == ([0, 0], [W, H], "lch-color", None)
     # exactly what the daemon answers for the same request
     with Client(daemon.endpoint) as client:
-        reply = client.request("colorize", {"vibrancy": 0.38, "harmonize": False, "segment_pass": True,
+        reply = client.request("colorize", {"vibrancy": DEFAULTS.vibrancy, "harmonize": False, "segment_pass": True,
                                             "confine_hints": False}, {"layer": Frame(ramp(), "u8", (H, W, 4))})
     assert b64(result["pixels"]) == bytes(reply.frames["layer"].data)
 
@@ -126,7 +129,7 @@ def test_a_16_bit_image_gets_the_daemons_u16_pixels(gimp, daemon) -> None:
     assert result["size"] == [W, H] and result["name"].startswith("Colorized · Photo")
     ramp16 = bytes(b for v in ramp() for b in (v, v))  # each u8 value v as u16 v * 257 (little-endian: v, v)
     with Client(daemon.endpoint) as client:
-        reply = client.request("colorize", {"vibrancy": 0.38, "harmonize": False, "segment_pass": True,
+        reply = client.request("colorize", {"vibrancy": DEFAULTS.vibrancy, "harmonize": False, "segment_pass": True,
                                             "confine_hints": False}, {"layer": Frame(ramp16, "u16", (H, W, 4))})
     assert b64(result["pixels"]) == bytes(reply.frames["layer"].data)
 
