@@ -68,17 +68,21 @@ def get_model(model: torch.nn.Module | str | os.PathLike | None = None) -> torch
     return _load_cached(str(path.resolve()))
 
 
+def _checkpoint_extra(model: torch.nn.Module) -> dict:
+    """The metadata a model's checkpoint recorded (empty for a model built in memory)."""
+    colorizer = getattr(model, "colorizer", model)  # a SemanticColorizer wraps the trained colorizer
+    return getattr(colorizer, "extra", {})
+
+
 def model_resolution(model: torch.nn.Module) -> int:
     """The long side a model works at: recorded in its checkpoint by training, else DEFAULT_RESOLUTION."""
-    colorizer = getattr(model, "colorizer", model)  # a SemanticColorizer wraps the trained colorizer
-    return int(getattr(colorizer, "extra", {}).get("resolution", DEFAULT_RESOLUTION))
+    return int(_checkpoint_extra(model).get("resolution", DEFAULT_RESOLUTION))
 
 
 def model_temperature(model: torch.nn.Module) -> float:
     """The annealed-mean temperature a model decodes with by default: the one tuned for it on validation photos and
     recorded in its checkpoint, else the paper's DEFAULT_TEMPERATURE."""
-    colorizer = getattr(model, "colorizer", model)
-    return float(getattr(colorizer, "extra", {}).get("temperature", DEFAULT_TEMPERATURE))
+    return float(_checkpoint_extra(model).get("temperature", DEFAULT_TEMPERATURE))
 
 
 def model_size(height: int, width: int, resolution: int) -> tuple[int, int]:

@@ -62,8 +62,9 @@ def propagate_residuals(l: np.ndarray, ab: np.ndarray, hint_mask: np.ndarray, hi
     screen = decay * (REFERENCE_SIDE / max(h, w)) ** 2
     system = edge_laplacian(l, sigma) + sp.identity(h * w, format="csr") * screen
     free_ix, hint_ix = np.flatnonzero(free), np.flatnonzero(mask)
-    inner = system[free_ix][:, free_ix].tocsc()
-    coupling = system[free_ix][:, hint_ix]
+    free_rows = system[free_ix]
+    inner = free_rows[:, free_ix].tocsc()
+    coupling = free_rows[:, hint_ix]
     # Minimum-degree ordering on A + A^T suits this symmetric grid system (about 1.5x faster than the default).
     factor = spl.splu(inner, permc_spec="MMD_AT_PLUS_A")
     field = np.zeros((h * w, 2), np.float32)

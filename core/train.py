@@ -266,10 +266,11 @@ def _initial_weights(cfg: TrainConfig, table: ClassTable) -> Colorizer:
     if colorizer.table is None or not np.array_equal(colorizer.table.kept, table.kept):
         raise ValueError(f"{cfg.init} predicts other color classes than {Path(cfg.out) / TABLE_FILE}; "
                          "copy its class table into the output folder first")
-    if colorizer.arch != cfg.arch or colorizer.config.semantic_channels != (FEATURE_CHANNELS if cfg.semantic else 0):
-        raise ValueError(f"{cfg.init} is a {colorizer.arch} model (semantic channels "
-                         f"{colorizer.config.semantic_channels}); this run asks for {cfg.arch}"
-                         f"{' with the semantic branch' if cfg.semantic else ''}")
+    wanted = (cfg.arch, cfg.width, FEATURE_CHANNELS if cfg.semantic else 0)
+    if (colorizer.arch, colorizer.config.width, colorizer.config.semantic_channels) != wanted:
+        raise ValueError(f"{cfg.init} is a {colorizer.arch} model of width {colorizer.config.width} (semantic "
+                         f"channels {colorizer.config.semantic_channels}); this run asks for {cfg.arch} of width "
+                         f"{cfg.width}{' with the semantic branch' if cfg.semantic else ''}")
     return colorizer.train()
 
 

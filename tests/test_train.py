@@ -175,3 +175,5 @@ def test_fine_tuning_starts_from_a_checkpoint_and_checks_its_classes(photo_dir, 
     fewer.save(other / "class_table.json")
     with pytest.raises(ValueError, match="other color classes"):
         train(replace(_tiny_config(photo_dir, other, 1), init=str(first / "colorizer.pt")))
+    with pytest.raises(ValueError, match="width 8"):  # the card would otherwise report a width the model lacks
+        train(replace(_tiny_config(photo_dir, tuned, 1), width=16, init=str(first / "colorizer.pt")), resume=False)
