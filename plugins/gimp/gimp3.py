@@ -42,14 +42,14 @@ _FLOAT_RANGE = (-1e12, 1e12)
 # --- objects --------------------------------------------------------------------------------------------------------
 
 
-class GImage:
-    """A Gimp.Image seen through gimpfu's attributes."""
+class _Wrapped:
+    """A GIMP object behind a gimpfu-style wrapper: equal when GIMP's ids are, with its size."""
 
-    def __init__(self, image: Gimp.Image) -> None:
-        self.item = image
+    def __init__(self, item: Any) -> None:
+        self.item = item
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, GImage) and other.item.get_id() == self.item.get_id()
+        return type(other) is type(self) and other.item.get_id() == self.item.get_id()
 
     @property
     def width(self) -> int:
@@ -58,6 +58,10 @@ class GImage:
     @property
     def height(self) -> int:
         return self.item.get_height()
+
+
+class GImage(_Wrapped):
+    """A Gimp.Image seen through gimpfu's attributes."""
 
     @property
     def base_type(self) -> int:
@@ -81,27 +85,16 @@ class GImage:
         return GDrawable(self.item.get_selection())
 
 
-class GDrawable:
+class GDrawable(_Wrapped):
     """A layer, layer group, channel, layer mask or the selection; pixel regions read and write its Gegl buffers."""
 
     def __init__(self, item: Gimp.Drawable) -> None:
-        self.item = item
+        super().__init__(item)
         self._buffers: dict[bool, Gegl.Buffer] = {}
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, GDrawable) and other.item.get_id() == self.item.get_id()
 
     @property
     def name(self) -> str:
         return self.item.get_name()
-
-    @property
-    def width(self) -> int:
-        return self.item.get_width()
-
-    @property
-    def height(self) -> int:
-        return self.item.get_height()
 
     @property
     def offsets(self) -> tuple[int, int]:
