@@ -28,8 +28,7 @@ from chromaseg.core.guided import guided_coefficients, upsample_rows
 from chromaseg.core.hint_propagation import propagate_residuals
 from chromaseg.core.hints import hint_layer_pixels, reduce_hints
 from chromaseg.core.model import load_checkpoint
-from chromaseg.core.weights import (ASSETS, COLORIZER_ASSET, SEMANTIC_COLORIZER_ASSET, deeplab_ir, shipped_asset,
-                                    weights_dir)
+from chromaseg.core.weights import COLORIZER_ASSET, shipped_asset
 
 DEFAULT_RESOLUTION = 384  # long side the network sees, unless its checkpoint records its own
 TILE_ROWS = 512  # rows per band of the full-resolution passes
@@ -41,22 +40,11 @@ GAMUT_STEPS = 7  # bisection steps of the chroma scale (1/128 precision)
 
 @lru_cache(maxsize=4)
 def _load_cached(path: str) -> torch.nn.Module:
-    from chromaseg.core.semantic import SemanticColorizer, SemanticEncoder, load_deeplab
-
-    net = load_checkpoint(path)
-    if not net.config.semantic_channels:
-        return net
-    deeplab = load_deeplab()
-    if deeplab is None:
-        raise FileNotFoundError(f"{path} fuses DeepLab features, whose weights are not in {weights_dir()}")
-    return SemanticColorizer(net, SemanticEncoder(deeplab)).eval()
+    return load_checkpoint(path)
 
 
 def default_model_path() -> Path:
-    """The shipped colorizer with the semantic branch when the DeepLab weights are installed, else the
-    branch-free one."""
-    if deeplab_ir() is not None and (ASSETS / SEMANTIC_COLORIZER_ASSET).is_file():
-        return ASSETS / SEMANTIC_COLORIZER_ASSET
+    """The shipped colorizer (self-contained: a semantic colorizer carries its own encoder)."""
     return shipped_asset(COLORIZER_ASSET)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -22,8 +22,12 @@ from torch import nn
 
 from chromaseg.core.classes import ClassTable
 
+if TYPE_CHECKING:
+    from chromaseg.core.semantic import SemanticEncoder
+
 CHECKPOINT_FORMAT = "chromaseg-colorizer"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: may carry the frozen semantic encoder it was trained with
+READABLE_VERSIONS = (1, 2)
 
 # Input normalization: L in [0, 100] -> [-1, 1]; ab in about [-110, 110] -> [-1, 1].
 L_CENTER, L_SCALE = 50.0, 50.0
@@ -129,7 +133,7 @@ class Colorizer(nn.Module):
         else:
             raise ValueError(f"unknown encoder {config.encoder!r} (mobile or dense)")
         self.global_fusion = GlobalFusion(c4)
-        self.semantic_fuse = _pointwise(config.semantic_channels, c3) if config.semantic_channels else None
+        self.semantic_fuse = _pointwise(c3 + config.semantic_channels, c3) if config.semantic_channels else None
         self.up8 = nn.Sequential(_pointwise(c4 + c3, c3), SeparableBlock(c3, c3), SeparableBlock(c3, c3, dilation=2))
         # The 1/4 decoder also sees the hints pooled to its grid, so a hint's color reaches the head directly.
         self.up4 = nn.Sequential(_pointwise(c3 + c2 + 3, c2), SeparableBlock(c2, c2), SeparableBlock(c2, c2))
@@ -154,12 +158,13 @@ class Colorizer(nn.Module):
         f2 = self.stem(x)
         f4 = self.down4(f2)
         f8 = self.down8(f4)
-        f16 = self.global_fusion(self.down16(f8))
-        if self.semantic_fuse is not None:
+        if self.semantic_fuse is not None:  # before the deep and global stages, so they reason with the semantics
             if semantic is None:
                 raise ValueError("this colorizer fuses semantic features: pass semantic=")
-            f8 = f8 + self.semantic_fuse(F.interpolate(semantic, size=f8.shape[-2:], mode="bilinear",
-                                                       align_corners=False))
+            if semantic.shape[-2:] != f8.shape[-2:]:
+                semantic = F.interpolate(semantic, size=f8.shape[-2:], mode="bilinear", align_corners=False)
+            f8 = self.semantic_fuse(torch.cat([f8, semantic], dim=1))
+        f16 = self.global_fusion(self.down16(f8))
         up = F.interpolate(f16, size=f8.shape[-2:], mode="bilinear", align_corners=False)
         d8 = self.up8(torch.cat([up, f8], dim=1))
         up = F.interpolate(d8, size=f4.shape[-2:], mode="bilinear", align_corners=False)
@@ -239,21 +244,32 @@ def _table_from_dict(doc: dict) -> ClassTable:
                       meta=dict(doc["meta"]))
 
 
-def checkpoint_dict(model: Colorizer, extra: dict | None = None, half: bool = False) -> dict:
-    """Architecture, config, class table and weights as one dictionary (``half``: float16 weights, to ship)."""
+def checkpoint_dict(model: Colorizer, extra: dict | None = None, half: bool = False,
+                    encoder: "SemanticEncoder | None" = None) -> dict:
+    """Architecture, config, class table and weights as one dictionary (``half``: float16 weights, to ship); a
+    colorizer that fuses semantic features also carries its frozen ``encoder``, so the file is self-contained."""
     if model.table is None:
         raise ValueError("a checkpoint needs the model's class table")
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+    if encoder is not None and encoder.out_channels != model.config.semantic_channels:
+        raise ValueError(f"the encoder gives {encoder.out_channels} channels; the colorizer fuses "
+                         f"{model.config.semantic_channels}")
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous().clone()
              for k, v in model.state_dict().items()}
-    return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "arch": model.arch,
-            "config": asdict(model.config), "class_table": _table_to_dict(model.table),
-            "state_dict": state, "extra": dict(extra or {})}
+    doc = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "arch": model.arch,
+           "config": asdict(model.config), "class_table": _table_to_dict(model.table),
+           "state_dict": state, "extra": dict(extra or {})}
+    if encoder is not None:
+        doc["semantic_encoder"] = encoder.to_state()
+    return doc
 
 
-def save_checkpoint(model: Colorizer, path: str | os.PathLike, extra: dict | None = None,
-                    half: bool = False) -> None:
-    """Write :func:`checkpoint_dict` to ``path``."""
-    torch.save(checkpoint_dict(model, extra, half), os.fspath(path))
+def save_checkpoint(model: Colorizer, path: str | os.PathLike, extra: dict | None = None, half: bool = False,
+                    encoder: "SemanticEncoder | None" = None) -> None:
+    """Write :func:`checkpoint_dict` to ``path`` (through a temporary file: a reader never sees half a file)."""
+    path = os.fspath(path)
+    tmp = f"{path}.partial"
+    torch.save(checkpoint_dict(model, extra, half, encoder), tmp)
+    os.replace(tmp, path)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -265,8 +281,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 
 
 def model_from_checkpoint(doc: dict) -> Colorizer:
-    """Rebuild the exact model a checkpoint dictionary describes (float32, eval mode)."""
-    if doc.get("version") != CHECKPOINT_VERSION:
+    """Rebuild the exact colorizer a checkpoint dictionary describes (float32, eval mode), without its encoder."""
+    if doc.get("version") not in READABLE_VERSIONS:
         raise ValueError(f"colorizer checkpoint version {doc.get('version')} is not supported")
     table = _table_from_dict(doc["class_table"])
     config = ColorizerConfig(**doc["config"])
@@ -276,6 +292,19 @@ def model_from_checkpoint(doc: dict) -> Colorizer:
     return model.eval()
 
 
-def load_checkpoint(path: str | os.PathLike) -> Colorizer:
-    """Load a colorizer saved by :func:`save_checkpoint`."""
-    return model_from_checkpoint(read_checkpoint(path))
+def inference_model(doc: dict) -> nn.Module:
+    """The ready-to-run model of a checkpoint: the colorizer, wrapped with its own semantic encoder when it fuses
+    one (called like a plain colorizer: L and hints in, logits out)."""
+    from chromaseg.core.semantic import SemanticColorizer, SemanticEncoder
+
+    colorizer = model_from_checkpoint(doc)
+    if not colorizer.config.semantic_channels:
+        return colorizer
+    if "semantic_encoder" not in doc:
+        raise ValueError("this checkpoint fuses semantic features but does not carry its semantic encoder")
+    return SemanticColorizer(colorizer, SemanticEncoder.from_state(doc["semantic_encoder"])).eval()
+
+
+def load_checkpoint(path: str | os.PathLike) -> nn.Module:
+    """Load a colorizer saved by :func:`save_checkpoint`, ready for inference (see :func:`inference_model`)."""
+    return inference_model(read_checkpoint(path))

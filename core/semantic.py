@@ -12,11 +12,13 @@ features (256 channels at 1/8 resolution) are fused into the colorizer's decoder
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import torch
@@ -24,6 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from chromaseg.core.weights import deeplab_ir
+
+if TYPE_CHECKING:
+    from chromaseg.core.classes import ClassTable
 
 # MobileNetV2 inverted-residual blocks of DeepLab's output-stride-8 variant: (expansion, out channels, stride,
 # dilation). The blocks that stride 2 in the classifier run at stride 1 with a growing dilation instead.
@@ -214,35 +219,95 @@ def load_deeplab(folder: str | os.PathLike | None = None) -> DeepLabV3MobileNetV
 # --- as the colorizer's semantic branch ---------------------------------------------------------------------------
 
 
-class SemanticEncoder(nn.Module):
-    """Frozen DeepLab features of the gray image: L (B,1,H,W) in [0,100] -> (B, 256, ceil(H/8), ceil(W/8))."""
+def gray_rgb255(l: torch.Tensor) -> torch.Tensor:
+    """L (B,1,H,W) in [0,100] -> the neutral gray sRGB image (B,3,H,W) in [0, 255] DeepLab takes."""
+    from chromaseg.core.color import lab_to_srgb
 
-    def __init__(self, deeplab: DeepLabV3MobileNetV2) -> None:
+    lab = torch.cat([l, torch.zeros_like(l), torch.zeros_like(l)], dim=1).permute(0, 2, 3, 1)
+    return lab_to_srgb(lab).permute(0, 3, 1, 2) * 255.0
+
+
+class SemanticEncoder(nn.Module):
+    """Frozen DeepLab features of the gray image: L (B,1,H,W) in [0,100] -> (B, C, ceil(H/8), ceil(W/8)).
+
+    With ``channels`` set, the 256 ASPP channels are reduced by a fixed linear projection (a 1x1 convolution fitted
+    once by :func:`fit_projection`: PCA, whitened), so that the features of a whole training set fit in a disk cache
+    and the colorizer fuses a compact, unit-variance input. Without it the raw ASPP features come out.
+    """
+
+    def __init__(self, deeplab: DeepLabV3MobileNetV2, channels: int | None = None) -> None:
         super().__init__()
         self.deeplab = deeplab.eval().requires_grad_(False)
+        self.projection = nn.Conv2d(FEATURE_CHANNELS, channels, 1).requires_grad_(False) if channels else None
+
+    @property
+    def out_channels(self) -> int:
+        return self.projection.out_channels if self.projection is not None else FEATURE_CHANNELS
 
     def train(self, mode: bool = True) -> "SemanticEncoder":
         return super().train(False)  # always inference: frozen, BN folded anyway
 
     @torch.no_grad()
-    def forward(self, l: torch.Tensor) -> torch.Tensor:
-        from chromaseg.core.color import lab_to_srgb
+    def raw_features(self, l: torch.Tensor) -> torch.Tensor:
+        return self.deeplab.features(gray_rgb255(l))
 
-        lab = torch.cat([l, torch.zeros_like(l), torch.zeros_like(l)], dim=1).permute(0, 2, 3, 1)
-        gray = lab_to_srgb(lab).permute(0, 3, 1, 2) * 255.0  # neutral gray, replicated to three channels
-        return self.deeplab.features(gray)
+    @torch.no_grad()
+    def forward(self, l: torch.Tensor) -> torch.Tensor:
+        features = self.raw_features(l)
+        return self.projection(features) if self.projection is not None else features
+
+    def fingerprint(self) -> str:
+        """sha256 of every weight (DeepLab and projection): what a feature cache is keyed by."""
+        digest = hashlib.sha256()
+        for name, tensor in self.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().to(torch.float32).contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    def to_state(self) -> dict:
+        """The encoder as plain tensors (float16 weights), to ship inside a colorizer checkpoint."""
+        return {"channels": self.projection.out_channels if self.projection is not None else 0,
+                "state_dict": {k: (v.half() if v.is_floating_point() and v.dim() > 0 else v).clone()
+                               for k, v in self.state_dict().items()}}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "SemanticEncoder":
+        encoder = cls(DeepLabV3MobileNetV2(), int(state["channels"]) or None)
+        encoder.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()})
+        return encoder.eval()
+
+
+@torch.no_grad()
+def fit_projection(encoder: SemanticEncoder, batches: Iterable[torch.Tensor], max_pixels: int = 400_000) -> None:
+    """Set ``encoder.projection`` to the whitened PCA of the raw features over ``batches`` of L (B,1,H,W): the
+    leading components, each scaled to unit variance (a fixed input normalization for the colorizer)."""
+    if encoder.projection is None:
+        raise ValueError("this encoder has no projection to fit")
+    rows, total = [], 0
+    for l in batches:
+        f = encoder.raw_features(l).permute(0, 2, 3, 1).reshape(-1, FEATURE_CHANNELS).double()
+        rows.append(f)
+        total += f.shape[0]
+        if total >= max_pixels:
+            break
+    x = torch.cat(rows)[:max_pixels]
+    mean = x.mean(0)
+    cov = torch.cov((x - mean).T)
+    values, vectors = torch.linalg.eigh(cov)  # ascending
+    k = encoder.projection.out_channels
+    values, vectors = values.flip(0)[:k].clamp_min(1e-6), vectors.flip(1)[:, :k]
+    weight = (vectors / values.sqrt()).T  # (k, 256)
+    encoder.projection.weight.copy_(weight[:, :, None, None].float())
+    encoder.projection.bias.copy_((-weight @ mean).float())
 
 
 class SemanticColorizer(nn.Module):
-    """A colorizer whose semantic input comes from a frozen encoder: called like a plain :class:`Colorizer`.
-
-    Only the colorizer is trained and saved; the encoder's weights stay in the weights directory.
-    """
+    """A colorizer whose semantic input comes from a frozen encoder: called like a plain :class:`Colorizer`."""
 
     def __init__(self, colorizer: nn.Module, encoder: SemanticEncoder) -> None:
         super().__init__()
-        if colorizer.config.semantic_channels != FEATURE_CHANNELS:
-            raise ValueError(f"the colorizer must fuse {FEATURE_CHANNELS} semantic channels; "
+        if colorizer.config.semantic_channels != encoder.out_channels:
+            raise ValueError(f"the colorizer must fuse {encoder.out_channels} semantic channels; "
                              f"it has {colorizer.config.semantic_channels}")
         self.colorizer, self.encoder = colorizer, encoder
 
@@ -253,3 +318,7 @@ class SemanticColorizer(nn.Module):
     def forward(self, l: torch.Tensor, hint_ab: torch.Tensor | None = None,
                 hint_mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.colorizer(l, hint_ab, hint_mask, semantic=self.encoder(l))
+
+    @property
+    def table(self) -> "ClassTable | None":
+        return self.colorizer.table

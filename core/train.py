@@ -10,13 +10,14 @@ so a CPU run cut by its budget still ends at the low learning rate.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -26,10 +27,12 @@ from chromaseg.core.classes import (PAPER_THRESHOLD_FRACTION, ClassTable, class_
                                     count_grid_classes, decode_annealed_mean, list_images)
 from chromaseg.core.color import lab_to_srgb, srgb_to_lab
 from chromaseg.core.dataset import CropBatches, build_cache, read_split, split_paths, write_split
+from chromaseg.core.feature_cache import SemanticCrops, build_feature_cache
 from chromaseg.core.hints import HintSampling, random_hints, simulate_hints
 from chromaseg.core.model import (Colorizer, build_colorizer, checkpoint_dict, model_from_checkpoint, read_checkpoint,
                                   save_checkpoint)
-from chromaseg.core.semantic import FEATURE_CHANNELS
+from chromaseg.core.semantic import SemanticEncoder, fit_projection, load_deeplab
+from chromaseg.core.weights import weights_dir
 
 STATE_FILE = "last.pt"
 MODEL_FILE = "colorizer.pt"
@@ -65,7 +68,10 @@ class TrainConfig:
     threads: int | None = None
     cache_dir: str | None = None
     semantic: bool = False  # fuse the frozen DeepLab branch (its weights must be in the weights directory)
+    semantic_channels: int = 64  # the DeepLab features' channels after the fitted projection
     init: str | None = None  # start from this checkpoint's weights (fine-tuning: new optimizer and schedule)
+    stage_minutes: float | None = None  # stop this invocation after so long (a campaign stage); the schedule runs on
+    ema_decay: float = 0.999  # the shipped weights are this moving average of the trained ones
     progress: bool = True
 
 
@@ -113,10 +119,10 @@ def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
 class Validator:
     """Fixed validation crops and hint sets (0 and 10 hints, 6x6 patches), scored by loss and PSNR."""
 
-    def __init__(self, crops: CropBatches, count: int, table: ClassTable, device: torch.device,
+    def __init__(self, rgb: torch.Tensor, semantic: torch.Tensor | None, table: ClassTable, device: torch.device,
                  upsilon: float, phi: float | None, seed: int) -> None:
-        idx = torch.arange(min(count, len(crops)))
-        self.l, self.ab = lab_batch(crops.take(idx).to(device))
+        self.l, self.ab = lab_batch(rgb.to(device))
+        self.semantic = semantic.to(device) if semantic is not None else None
         self.rgb = lab_to_srgb(torch.cat([self.l, self.ab], 1).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         self.target = class_targets(self.ab, table)
         g = torch.Generator().manual_seed(seed + 1)
@@ -125,12 +131,13 @@ class Validator:
         self.upsilon, self.phi = upsilon, phi
 
     @torch.no_grad()
-    def __call__(self, model: torch.nn.Module) -> dict[str, float]:
+    def __call__(self, model: Colorizer) -> dict[str, float]:
         was_training = model.training
         model.eval()
         out: dict[str, float] = {}
         for k, (hab, hmask) in self.hints.items():
-            logits = torch.cat([model(self.l[i:i + 16], hab[i:i + 16], hmask[i:i + 16])
+            logits = torch.cat([model(self.l[i:i + 16], hab[i:i + 16], hmask[i:i + 16],
+                                      semantic=None if self.semantic is None else self.semantic[i:i + 16])
                                 for i in range(0, self.l.shape[0], 16)])
             if k == 0:
                 out["val_loss"] = float(class_weighted_cross_entropy(logits.float(), self.target, self.upsilon,
@@ -141,7 +148,19 @@ class Validator:
         return out
 
 
-def _prepare_data(cfg: TrainConfig) -> tuple[list[Path], list[Path], ClassTable, np.ndarray, np.ndarray]:
+@dataclass
+class RunData:
+    """What a run trains and validates on: the split, the class table, and batch sources."""
+
+    train_paths: list[Path]
+    val_paths: list[Path]
+    table: ClassTable
+    sample: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor | None]]
+    validation: tuple[torch.Tensor, torch.Tensor | None]
+    encoder: SemanticEncoder | None
+
+
+def _prepare_data(cfg: TrainConfig) -> RunData:
     out = Path(cfg.out)
     split_dir = out / "split"
     if (split_dir / "train.txt").exists():
@@ -164,11 +183,42 @@ def _prepare_data(cfg: TrainConfig) -> tuple[list[Path], list[Path], ClassTable,
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / "cache"
     train_cache = build_cache(train_paths, cache_dir / f"train-{cfg.cache_size}.npy", cfg.cache_size, cfg.progress)
     val_cache = build_cache(val_paths, cache_dir / f"val-{cfg.cache_size}.npy", cfg.cache_size, cfg.progress)
-    return train_paths, val_paths, table, train_cache, val_cache
+    if not cfg.semantic:
+        crops = CropBatches(train_cache, cfg.crop)
+        val_crops = CropBatches(val_cache, cfg.crop, flip=False)
+        validation = (val_crops.take(torch.arange(min(cfg.val_images, len(val_crops)))), None)
+        return RunData(train_paths, val_paths, table, lambda n, g: (crops.sample(n, g), None), validation, None)
+    encoder = semantic_encoder(cfg, train_cache)
+
+    def names(paths: list[Path]) -> list[str]:
+        return [p.relative_to(cfg.images).as_posix() for p in paths]
+
+    train_features = build_feature_cache(train_cache, names(train_paths), encoder, cache_dir, True, cfg.progress)
+    val_features = build_feature_cache(val_cache, names(val_paths), encoder, cache_dir, False, cfg.progress)
+    crops = SemanticCrops(train_cache, train_features, cfg.crop)
+    validation = SemanticCrops(val_cache, val_features, cfg.crop).center(cfg.val_images)
+    return RunData(train_paths, val_paths, table, crops.sample, validation, encoder)
+
+
+class WeightAverage:
+    """An exponential moving average of the weights (BatchNorm statistics copied): the shipped model, so a stage
+    that stops while the learning rate is still high ships smooth weights instead of the last noisy step's."""
+
+    def __init__(self, model: Colorizer, decay: float) -> None:
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, model: Colorizer, step: int) -> None:
+        keep = min(self.decay, (1 + step) / (10 + step))  # short memory at the start of a run
+        for mine, theirs in zip(self.model.parameters(), model.parameters()):
+            mine.lerp_(theirs, 1 - keep)
+        for mine, theirs in zip(self.model.buffers(), model.buffers()):
+            mine.copy_(theirs)
 
 
 def train(cfg: TrainConfig, resume: bool = True) -> dict[str, Any]:
-    """Run (or resume) a training run; returns the final validation figures."""
+    """Run (or resume) a training run; returns the final validation figures of the averaged weights."""
     from tqdm import tqdm
 
     if cfg.threads:
@@ -177,10 +227,9 @@ def train(cfg: TrainConfig, resume: bool = True) -> dict[str, Any]:
     device = pick_device(cfg.device)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    train_paths, val_paths, table, train_cache, val_cache = _prepare_data(cfg)
-    crops = CropBatches(train_cache, cfg.crop)
-    validator = Validator(CropBatches(val_cache, cfg.crop, flip=False), cfg.val_images, table, device, cfg.upsilon,
-                          cfg.phi, cfg.seed)
+    data = _prepare_data(cfg)
+    table = data.table
+    validator = Validator(*data.validation, table, device, cfg.upsilon, cfg.phi, cfg.seed)
 
     generator = torch.Generator().manual_seed(cfg.seed)
     state_path = out / STATE_FILE
@@ -192,48 +241,54 @@ def train(cfg: TrainConfig, resume: bool = True) -> dict[str, Any]:
         colorizer = _initial_weights(cfg, table)
     else:
         colorizer = build_colorizer(cfg.arch, table=table, width=cfg.width,
-                                    semantic_channels=FEATURE_CHANNELS if cfg.semantic else 0)
-    model = _with_semantic_branch(colorizer) if cfg.semantic else colorizer
-    model = model.to(device).train()
+                                    semantic_channels=cfg.semantic_channels if cfg.semantic else 0)
+    colorizer = colorizer.to(device, memory_format=torch.channels_last).train()
+    average = WeightAverage(colorizer, cfg.ema_decay)
     optimizer = torch.optim.Adam(colorizer.parameters(), lr=cfg.lr, betas=cfg.betas)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         step, elapsed, history = int(state["step"]), float(state["elapsed"]), list(state["history"])
+        if "average" in state:
+            average.model.load_state_dict(model_from_checkpoint(state["average"]).state_dict())
 
     def save_state() -> None:
         tmp = state_path.with_suffix(".tmp")
         torch.save({"colorizer": checkpoint_dict(colorizer, {"train_config": _jsonable(cfg)}),
-                    "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "step": step,
-                    "elapsed": elapsed, "history": history}, tmp)
+                    "average": checkpoint_dict(average.model), "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(), "step": step, "elapsed": elapsed, "history": history}, tmp)
         os.replace(tmp, state_path)
 
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", disable=not cfg.progress)
     running, start = [], time.monotonic() - elapsed
-    while step < cfg.steps:
+    stage_end = time.monotonic() + 60 * cfg.stage_minutes if cfg.stage_minutes else math.inf
+    while step < cfg.steps and time.monotonic() < stage_end:
         elapsed = time.monotonic() - start
         if cfg.max_minutes and elapsed >= 60 * cfg.max_minutes:
             break
         lr = learning_rate(cfg, step, elapsed)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        l, ab = lab_batch(crops.sample(cfg.batch, generator).to(device))
+        rgb, semantic = data.sample(cfg.batch, generator)
+        l, ab = lab_batch(rgb.to(device))
         hint_ab, hint_mask = random_hints(ab, cfg.hints, generator)
         target = class_targets(ab, table)
         with autocast:
-            logits = model(l, hint_ab, hint_mask)
+            logits = colorizer(l.contiguous(memory_format=torch.channels_last), hint_ab, hint_mask,
+                               semantic=None if semantic is None else semantic.to(device))
         loss = class_weighted_cross_entropy(logits.float(), target, cfg.upsilon, cfg.phi)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         step += 1
+        average.update(colorizer, step)
         running.append(loss.item())
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(running[-50:]):.3f}", lr=f"{lr:.1e}")
         if step % cfg.eval_every == 0 or step == cfg.steps:
             history.append({"step": step, "minutes": round((time.monotonic() - start) / 60, 2),
-                            "train_loss": float(np.mean(running)), "lr": lr, **validator(model)})
+                            "train_loss": float(np.mean(running)), "lr": lr, **validator(average.model)})
             running = []
             bar.write(json.dumps(history[-1]))
         if step % cfg.checkpoint_every == 0:
@@ -243,14 +298,14 @@ def train(cfg: TrainConfig, resume: bool = True) -> dict[str, Any]:
     elapsed = time.monotonic() - start
     if running:
         history.append({"step": step, "minutes": round(elapsed / 60, 2), "train_loss": float(np.mean(running)),
-                        "lr": learning_rate(cfg, step, elapsed), **validator(model)})
+                        "lr": learning_rate(cfg, step, elapsed), **validator(average.model)})
     save_state()
-    model.eval()
-    save_checkpoint(colorizer, out / MODEL_FILE, extra={"train_config": _jsonable(cfg), "steps": step,
-                                                        "resolution": inference_resolution(cfg)})
+    save_checkpoint(average.model, out / MODEL_FILE, extra={"train_config": _jsonable(cfg), "steps": step,
+                                                            "resolution": inference_resolution(cfg)},
+                    encoder=data.encoder)
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
-    write_model_card(out / "model-card.md", cfg, table, history, len(train_paths), len(val_paths), step, elapsed,
-                     device)
+    write_model_card(out / "model-card.md", cfg, table, history, len(data.train_paths), len(data.val_paths), step,
+                     elapsed, device)
     return history[-1] if history else {}
 
 
@@ -266,7 +321,7 @@ def _initial_weights(cfg: TrainConfig, table: ClassTable) -> Colorizer:
     if colorizer.table is None or not np.array_equal(colorizer.table.kept, table.kept):
         raise ValueError(f"{cfg.init} predicts other color classes than {Path(cfg.out) / TABLE_FILE}; "
                          "copy its class table into the output folder first")
-    wanted = (cfg.arch, cfg.width, FEATURE_CHANNELS if cfg.semantic else 0)
+    wanted = (cfg.arch, cfg.width, cfg.semantic_channels if cfg.semantic else 0)
     if (colorizer.arch, colorizer.config.width, colorizer.config.semantic_channels) != wanted:
         raise ValueError(f"{cfg.init} is a {colorizer.arch} model of width {colorizer.config.width} (semantic "
                          f"channels {colorizer.config.semantic_channels}); this run asks for {cfg.arch} of width "
@@ -274,14 +329,27 @@ def _initial_weights(cfg: TrainConfig, table: ClassTable) -> Colorizer:
     return colorizer.train()
 
 
-def _with_semantic_branch(colorizer: Colorizer) -> torch.nn.Module:
-    from chromaseg.core.semantic import SemanticColorizer, SemanticEncoder, load_deeplab
-    from chromaseg.core.weights import weights_dir
+ENCODER_FILE = "semantic_encoder.pt"
+PROJECTION_PHOTOS = 96  # training squares the projection (PCA) is fitted on, evenly spaced through the list
 
+
+def semantic_encoder(cfg: TrainConfig, squares: np.ndarray) -> SemanticEncoder:
+    """The run's frozen encoder: DeepLab from the weights directory plus a projection to ``cfg.semantic_channels``
+    fitted once on training squares; saved in the run folder so a resumed run (and its cache) uses the very same."""
+    path = Path(cfg.out) / ENCODER_FILE
+    if path.exists():
+        return SemanticEncoder.from_state(torch.load(path, map_location="cpu", weights_only=True))
     deeplab = load_deeplab()
     if deeplab is None:
         raise FileNotFoundError(f"semantic training needs the DeepLab IR in {weights_dir()} (CHROMASEG_WEIGHTS)")
-    return SemanticColorizer(colorizer, SemanticEncoder(deeplab))
+    encoder = SemanticEncoder(deeplab, cfg.semantic_channels)
+    picks = np.linspace(0, len(squares) - 1, min(PROJECTION_PHOTOS, len(squares))).round().astype(int)
+    fit_projection(encoder, (lab_batch(torch.from_numpy(np.ascontiguousarray(squares[picks[i:i + 16]]))
+                                       .permute(0, 3, 1, 2))[0] for i in range(0, len(picks), 16)))
+    tmp = path.with_suffix(".tmp")
+    torch.save(encoder.to_state(), tmp)
+    os.replace(tmp, path)
+    return SemanticEncoder.from_state(torch.load(path, map_location="cpu", weights_only=True))
 
 
 def _jsonable(cfg: TrainConfig) -> dict:

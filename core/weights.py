@@ -11,7 +11,6 @@ from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 COLORIZER_ASSET = "colorizer.pt"
-SEMANTIC_COLORIZER_ASSET = "colorizer-semantic.pt"
 DEEPLAB_FOLDER = "deeplabv3-mnv2"
 DEEPLAB_STEM = "deeplabv3"
 

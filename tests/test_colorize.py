@@ -199,42 +199,24 @@ def test_rejects_bad_inputs(model) -> None:
 SHARED_MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
 
 
-def test_default_model_prefers_the_semantic_branch_only_when_deeplab_is_installed(tmp_path, monkeypatch) -> None:
-    import chromaseg.core.colorize as mod
-    import chromaseg.core.weights as weights
-
-    assets = tmp_path / "assets"
-    assets.mkdir()
-    for name in (weights.COLORIZER_ASSET, weights.SEMANTIC_COLORIZER_ASSET):
-        (assets / name).write_bytes(b"")
-    monkeypatch.setattr(mod, "ASSETS", assets)
-    monkeypatch.setattr(weights, "ASSETS", assets)
-    monkeypatch.setenv("CHROMASEG_WEIGHTS", str(tmp_path / "empty"))
-    assert mod.default_model_path().name == weights.COLORIZER_ASSET
-    fake = tmp_path / "w" / weights.DEEPLAB_FOLDER
-    fake.mkdir(parents=True)
-    (fake / "deeplabv3.xml").write_text("")
-    (fake / "deeplabv3.bin").write_bytes(b"")
-    monkeypatch.setenv("CHROMASEG_WEIGHTS", str(tmp_path / "w"))
-    assert mod.default_model_path().name == weights.SEMANTIC_COLORIZER_ASSET
-
-
-def test_semantic_checkpoint_loads_with_deeplab_and_refuses_without(tmp_path, monkeypatch) -> None:
-    from chromaseg.core.semantic import FEATURE_CHANNELS
+def test_semantic_checkpoint_carries_its_encoder_and_needs_no_weights_folder(tmp_path, monkeypatch) -> None:
+    from chromaseg.core.semantic import DeepLabV3MobileNetV2, SemanticColorizer, SemanticEncoder
 
     counts = np.zeros(GRID_CLASSES, np.int64)
     counts[::9] = 10
-    net = build_colorizer("ccc-mobile-tiny", table=ClassTable.from_counts(counts, 1e-3),
-                          semantic_channels=FEATURE_CHANNELS)
-    save_checkpoint(net, tmp_path / "sem.pt")
+    net = build_colorizer("ccc-mobile-tiny", table=ClassTable.from_counts(counts, 1e-3), semantic_channels=8)
+    encoder = SemanticEncoder(DeepLabV3MobileNetV2(), 8)
+    torch.nn.init.normal_(encoder.projection.weight)
+    save_checkpoint(net, tmp_path / "bare.pt")
+    with pytest.raises(ValueError, match="semantic encoder"):
+        get_model(tmp_path / "bare.pt")
+    save_checkpoint(net, tmp_path / "sem.pt", encoder=encoder)
     monkeypatch.setenv("CHROMASEG_WEIGHTS", str(tmp_path / "nothing"))
-    with pytest.raises(FileNotFoundError):
-        get_model(tmp_path / "sem.pt")
-    if not (SHARED_MODELS / "deeplabv3-mnv2").exists():
-        pytest.skip(f"no DeepLab IR at {SHARED_MODELS}")
-    monkeypatch.setenv("CHROMASEG_WEIGHTS", str(SHARED_MODELS))
-    save_checkpoint(net, tmp_path / "sem2.pt")  # another path: the cache holds no failed load
-    out = colorize(photo(40, 56), model=tmp_path / "sem2.pt")
+    loaded = get_model(tmp_path / "sem.pt")
+    assert isinstance(loaded, SemanticColorizer)
+    for k, v in encoder.state_dict().items():  # shipped as float16
+        torch.testing.assert_close(loaded.encoder.state_dict()[k], v.half().float() if v.dim() else v, msg=k)
+    out = colorize(photo(40, 56), model=tmp_path / "sem.pt")
     assert out.shape == (40, 56, 3)
 
 
@@ -242,7 +224,7 @@ def test_shipped_weights_are_the_default_and_fit_the_budget(monkeypatch) -> None
     import chromaseg.core.colorize as mod
     from chromaseg.core.weights import ASSETS
 
-    monkeypatch.setenv("CHROMASEG_WEIGHTS", "/nonexistent")  # the branch-free model must work on its own
+    monkeypatch.setenv("CHROMASEG_WEIGHTS", "/nonexistent")  # the shipped model must work on its own
     path = mod.default_model_path()
     assert path == ASSETS / "colorizer.pt"
     shipped = [ASSETS / n for n in ("colorizer.pt", "class_table.json", "model-card.md")]

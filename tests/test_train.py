@@ -137,16 +137,25 @@ def test_cli_train_parses_and_runs(photo_dir, tmp_path) -> None:
     assert (tmp_path / "o" / "colorizer.pt").exists()
 
 
-def test_semantic_training_fuses_a_frozen_encoder(photo_dir, tmp_path, monkeypatch) -> None:
-    import chromaseg.core.semantic as semantic
+def test_semantic_training_caches_features_and_ships_its_encoder(photo_dir, tmp_path, monkeypatch) -> None:
+    import chromaseg.core.train as train_module
+    from chromaseg.core.semantic import DeepLabV3MobileNetV2, SemanticColorizer
 
-    monkeypatch.setattr(semantic, "load_deeplab", lambda folder=None: semantic.DeepLabV3MobileNetV2())
-    cfg = replace(_tiny_config(photo_dir, tmp_path / "sem", 1), semantic=True, eval_every=1)
+    monkeypatch.setattr(train_module, "load_deeplab", lambda folder=None: DeepLabV3MobileNetV2())
+    out = tmp_path / "sem"
+    cfg = replace(_tiny_config(photo_dir, out, 2), semantic=True, semantic_channels=8, eval_every=1)
     train(cfg)
-    model = load_checkpoint(tmp_path / "sem" / "colorizer.pt")
-    assert model.config.semantic_channels == semantic.FEATURE_CHANNELS
-    assert not any(k.startswith("encoder") or "deeplab" in k for k in model.state_dict())
-    monkeypatch.setattr(semantic, "load_deeplab", lambda folder=None: None)
+    model = load_checkpoint(out / "colorizer.pt")
+    assert isinstance(model, SemanticColorizer) and model.encoder.out_channels == 8
+    assert model.colorizer.config.semantic_channels == 8
+    caches = sorted((out / "cache").glob("semantic-*.npy"))
+    assert len(caches) == 2  # training photos (with their mirror images) and validation photos
+    n_train = len((out / "split/train.txt").read_text().split())
+    assert sorted(np.load(c, mmap_mode="r").shape[0] for c in caches)[-1] == 2 * n_train
+    stamps = [c.stat().st_mtime_ns for c in caches]
+    train(replace(cfg, steps=3))  # resumes: same encoder, same caches, not rebuilt
+    assert [c.stat().st_mtime_ns for c in caches] == stamps
+    monkeypatch.setattr(train_module, "load_deeplab", lambda folder=None: None)
     with pytest.raises(FileNotFoundError):
         train(replace(cfg, out=str(tmp_path / "sem2")))
 
