@@ -1,17 +1,61 @@
-"""`chromaseg colorize IN... -o OUTDIR`: batch colorization of photos or folders of photos (e.g. old scans)."""
+"""`chromaseg colorize IN... -o OUTDIR`: batch colorization of photos or folders of photos (e.g. old scans).
+
+A batch is meant to run unattended over files of any quality: a bad file costs one line and the batch goes on; the
+originals are never replaced; what is written is whole and keeps the input's bit depth and alpha.
+"""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from chromaseg.cli.image_files import BadImage, ensure_writable_folder, read_image, write_png
+from chromaseg.cli.output_names import files_in_folder, output_names
+
+if TYPE_CHECKING:
+    import torch
+
+DESCRIPTION = """\
+Colorize images; each result is a PNG in OUTDIR with the input's bit depth (8 or 16 bits per channel) and alpha.
+
+Output names: <stem><SUFFIX>.png. When several inputs would get one name (a.jpg and a.png), or it is the name of an
+input in OUTDIR, the extension is added (a_jpg.png, a_png.png), then a counter (a_png_2.png) if still taken; inputs
+are taken in the order given, folders sorted. Existing files in OUTDIR that are not inputs are replaced.
+
+OUTDIR may not hold any of the inputs unless --suffix is given. Animated and multi-page images are refused.
+"""
+EPILOG = """\
+exit status: 0 every image colorized; 1 some files failed (one line each on stderr, then a summary); 2 nothing done
+(bad OUTDIR, --suffix, --hints or --model)."""
+
+
+class Refusal(Exception):
+    """A reason to stop before any work: the one line the command prints."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every file of the batch is colorized with."""
+
+    hints: np.ndarray | None
+    model: torch.nn.Module
+    vibrancy: float | None
+    resolution: int | None
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("colorize", help="colorize images or folders of images",
-                              description="Colorize images; each result is written to OUTDIR/<name>.png.")
+    p = subparsers.add_parser("colorize", help="colorize images or folders of images", description=DESCRIPTION,
+                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders (searched recursively)")
-    p.add_argument("-o", "--out", required=True, metavar="OUTDIR")
+    p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="folder for the results (created if missing)")
+    p.add_argument("--suffix", default="", metavar="TEXT",
+                   help="added to every output name (a.jpg -> a<TEXT>.png); required when OUTDIR holds inputs "
+                        "(write --suffix=-TEXT for one that starts with a dash)")
     p.add_argument("--hints", metavar="HINTLAYER.png",
                    help="RGBA hint layer (alpha > 0 = hint) of the same size as every input")
     p.add_argument("--vibrancy", type=float, default=None, metavar="T",
@@ -23,52 +67,113 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Pixels as the file stores them: uint8 or uint16, gray (HxW), RGB or RGBA."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-            return np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
-        if im.mode == "L":
-            return np.asarray(im)
-        return np.asarray(im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB"))
-
-
-def write_image(path: Path, pixels: np.ndarray) -> None:
-    """PNG, 8 or 16 bits per channel."""
-    if pixels.dtype == np.uint16:
-        import cv2
-
-        order = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
-        if not cv2.imwrite(str(path), cv2.cvtColor(pixels, order)):
-            raise OSError(f"could not write {path}")
-        return
-    from PIL import Image
-
-    Image.fromarray(pixels).save(path)
-
-
 def run(args: argparse.Namespace) -> int:
+    """Colorize the batch: 0 when every image was written, 1 when some files failed, 2 when refused before any work."""
     from tqdm import tqdm
 
-    from chromaseg.core.classes import list_images
-    from chromaseg.core.colorize import colorize, get_model
-
-    paths: list[Path] = []
-    for item in map(Path, args.inputs):
-        paths.extend(list_images(item) if item.is_dir() else [item])
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    hints = read_image(Path(args.hints)) if args.hints else None
-    if hints is not None and (hints.ndim != 3 or hints.shape[2] != 4):
-        raise SystemExit(f"{args.hints}: a hint layer must be RGBA")
-    model = get_model(args.model)
-    seen: set[str] = set()
-    for path in tqdm(paths, desc="colorizing", unit="img"):
-        name = path.stem if path.stem not in seen else f"{path.parent.name}_{path.stem}"
-        seen.add(name)
-        result = colorize(read_image(path), hints=hints, vibrancy=args.vibrancy, model=model,
-                          resolution=args.resolution)
-        write_image(out / f"{name}.png", result)
-    return 0
+    inputs, failed = collect_inputs(args.inputs)
+    try:
+        names = plan_outputs(inputs, out, args.suffix, Path(args.hints) if args.hints else None)
+        job = prepare(args, out)
+    except Refusal as exc:
+        print(f"chromaseg colorize: {exc}", file=sys.stderr)
+        return 2
+    done = 0
+    for path, name in tqdm(list(zip(inputs, names)), desc="colorizing", unit="img"):
+        problem = colorize_file(path, out / name, job)
+        if problem:
+            tqdm.write(f"{path}: {problem}", file=sys.stderr)
+            failed += 1
+        else:
+            done += 1
+    print(f"colorized {done} image{'s' * (done != 1)} into {out}; {failed} failed")
+    return 1 if failed else 0
+
+
+def collect_inputs(items: Sequence[str]) -> tuple[list[Path], int]:
+    """The image files named or found under the folders named (each once), and how many arguments were unusable
+    (reported here, one line each)."""
+    paths: dict[Path, Path] = {}
+    unusable = 0
+    for item in map(Path, items):
+        try:
+            found = _expand(item)
+        except OSError as exc:
+            print(f"{item}: {exc.strerror or exc}", file=sys.stderr)
+            unusable += 1
+            continue
+        for path in found:
+            paths.setdefault(path.resolve(), path)
+    return list(paths.values()), unusable
+
+
+def _expand(item: Path) -> list[Path]:
+    """The image files one argument names; OSError with the reason when it names none."""
+    from chromaseg.core.classes import list_images
+
+    if item.is_dir():
+        return list_images(item)
+    if item.is_file():
+        return [item]
+    raise FileNotFoundError("not a regular file" if item.exists() else "no such file or folder")
+
+
+def plan_outputs(inputs: list[Path], out: Path, suffix: str, hints: Path | None) -> list[str]:
+    """Output names for ``inputs``; refuses an OUTDIR holding inputs unless a suffix sets the results apart."""
+    if os.sep in suffix or (os.altsep and os.altsep in suffix) or "\0" in suffix:
+        raise Refusal(f"--suffix {suffix!r}: must be part of a file name, not a path")
+    held = files_in_folder(out, inputs)
+    if held and not suffix:
+        raise Refusal(f"{out} holds input images ({', '.join(p.name for p in held[:3])}{', ...' * (len(held) > 3)}); "
+                      "choose another -o folder or give --suffix so results cannot replace originals")
+    protected = held + files_in_folder(out, [hints] if hints else [])
+    return output_names(inputs, suffix, [p.name for p in protected])
+
+
+def prepare(args: argparse.Namespace, out: Path) -> Job:
+    """Everything checked before the first image: the hint layer, the output folder, the model."""
+    hints = None
+    if args.hints:
+        try:
+            hints = read_image(Path(args.hints))
+        except BadImage as exc:
+            raise Refusal(f"--hints {args.hints}: {exc}") from None
+        if hints.ndim != 3 or hints.shape[2] != 4:
+            raise Refusal(f"--hints {args.hints}: a hint layer must be RGBA")
+    try:
+        ensure_writable_folder(out)
+    except OSError as exc:
+        reason = "it is not a folder" if out.exists() and not out.is_dir() else exc.strerror or exc
+        raise Refusal(f"cannot write to the output folder {out}: {reason}") from None
+    return Job(hints, load_model(args.model), args.vibrancy, args.resolution)
+
+
+def load_model(model: str | None) -> torch.nn.Module:
+    """The colorizer, or a Refusal naming the checkpoint that cannot be loaded."""
+    from chromaseg.core.colorize import get_model
+
+    try:
+        return get_model(model)
+    except Exception as exc:  # torch.load and unpickling report a bad checkpoint with many exception types
+        raise Refusal(f"cannot load the colorizer {model or '(shipped weights)'}: {exc}") from None
+
+
+def colorize_file(path: Path, target: Path, job: Job) -> str | None:
+    """Colorize one file into ``target``; None when written, otherwise the one-line reason it was skipped."""
+    from chromaseg.core.colorize import colorize
+
+    try:
+        result = colorize(read_image(path), hints=job.hints, vibrancy=job.vibrancy, model=job.model,
+                          resolution=job.resolution)
+    except BadImage as exc:
+        return str(exc)
+    except ValueError as exc:  # e.g. a hint layer of another size
+        return f"cannot colorize: {exc}"
+    except MemoryError:
+        return "too large to colorize in the available memory"
+    try:
+        write_png(target, result)
+    except OSError as exc:
+        return f"cannot write {target}: {exc.strerror or exc}"
+    return None
