@@ -12,21 +12,28 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from chromaseg.bridge.protocol import DTYPES, Descriptor, ErrorCode, ProtocolError, Request
+from chromaseg.bridge.protocol import DTYPES, Descriptor, ErrorCode, ProtocolError, Request, preview
 from chromaseg.bridge.worker import INTERACTIVE, NORMAL, JobContext, Outcome
 
 log = logging.getLogger("chromaseg.bridge.ops")
 
 IMAGE_DTYPES = ("u8", "u16", "f32")
 BAND_ROWS = 64  # rows per band of the banded passes: the unit of progress and cancellation
+_LUT_LABELS = 1 << 16  # label maps with labels below this are renumbered through a lookup table of this size at most
 
 
 # --- specs ----------------------------------------------------------------------------------------------------------
 
+# Distinct segments a client's `segments` frame may hold. Per-segment tables (harmonize's histograms, the segment
+# pass's boxes) are sized by this, never by the label values a client chose.
+MAX_SEGMENTS = 4096
+MAX_PROMPT_POINTS = 256
+
 
 @dataclass(frozen=True)
 class Param:
-    """A typed parameter with a default and an inclusive range (numbers) or a checker (everything else)."""
+    """A typed parameter with a default and an inclusive range (numbers) or a checker (everything else); a required
+    one has no default (absent or null is `bad_params`)."""
 
     kind: type | tuple[type, ...]
     default: Any = None
@@ -34,6 +41,7 @@ class Param:
     hi: float | None = None
     check: Callable[[Any], bool] | None = None
     hint: str = ""
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,22 +61,28 @@ class OpSpec:
     needs: str | None = None  # the model the op needs ("colorizer", "segmenter")
 
 
+def _is_number(v: Any) -> bool:
+    """A finite JSON number, not a bool. Integers are never converted to float: a 400-digit one would overflow."""
+    return type(v) is int or (type(v) is float and math.isfinite(v))
+
+
+def _in_range(v: Any, spec: Param) -> bool:
+    """Python compares int and float exactly, so this cannot overflow either."""
+    return (spec.lo is None or v >= spec.lo) and (spec.hi is None or v <= spec.hi)
+
+
 def _points(v: Any) -> bool:
-    return isinstance(v, list) and len(v) <= 256 and all(
-        isinstance(p, list) and len(p) == 2 and all(_is_number(c) for c in p) for p in v
+    return len(v) <= MAX_PROMPT_POINTS and all(
+        type(p) is list and len(p) == 2 and all(_is_number(c) for c in p) for p in v
     )
 
 
 def _box(v: Any) -> bool:
-    return isinstance(v, list) and len(v) == 4 and all(_is_number(c) for c in v)
+    return len(v) == 4 and all(_is_number(c) for c in v)
 
 
 def _labels(v: Any) -> bool:
-    return isinstance(v, list) and len(v) <= 256 and all(c in (0, 1) and type(c) is int for c in v)
-
-
-def _is_number(v: Any) -> bool:
-    return type(v) in (int, float) and math.isfinite(v)
+    return len(v) <= MAX_PROMPT_POINTS and all(type(c) is int and c in (0, 1) for c in v)
 
 
 _LAYER = FrameRule(IMAGE_DTYPES, (0, 3, 4), required=True)
@@ -79,11 +93,13 @@ SPECS: dict[str, OpSpec] = {
     "ping": OpSpec("ping"),
     "info": OpSpec("info"),
     "echo": OpSpec("echo", frames=None),
-    "cancel": OpSpec("cancel", {"target": Param(str, check=lambda v: 0 < len(v) <= 64, hint="a request id")}),
+    "cancel": OpSpec(
+        "cancel", {"target": Param(str, check=lambda v: 0 < len(v) <= 64, hint="a request id", required=True)}
+    ),
     "segment": OpSpec(
         "segment",
         {
-            "points": Param(list, check=_points, hint="[[x, y], ...]"),
+            "points": Param(list, check=_points, hint=f"[[x, y], ...] (at most {MAX_PROMPT_POINTS})"),
             "labels": Param(list, check=_labels, hint="[1 or 0 per point]"),
             "box": Param(list, check=_box, hint="[x0, y0, x1, y1]"),
             "max_segments": Param(int, 64, 1, 1024),
@@ -127,43 +143,55 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join({"int": "integer", "float": "number", "str": "string"}.get(k.__name__, k.__name__) for k in kinds)
 
 
+def _bad_params(op: str, message: str, rid: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_PARAMS, f"{op}: {message}", rid)
+
+
 def _check_param(op: str, name: str, spec: Param, value: Any, rid: str) -> Any:
+    """Type first (type(), not isinstance(): JSON true is not the integer 1 here), then range or checker; nothing
+    here can raise on a hostile value."""
     kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
-    ok = type(value) in kinds  # type(), not isinstance(): JSON true is not the integer 1 here
+    ok = type(value) in kinds
     if ok and type(value) in (int, float):
-        ok = math.isfinite(value) and (spec.lo is None or value >= spec.lo) and (spec.hi is None or value <= spec.hi)
+        ok = _is_number(value) and _in_range(value, spec)
     if ok and spec.check is not None:
         ok = spec.check(value)
     if not ok:
         want = spec.hint or _type_name(spec.kind)
         if spec.lo is not None:
             want += f" in [{spec.lo:g}, {spec.hi:g}]"
-        raise ProtocolError(ErrorCode.BAD_PARAMS, f"{op}: param {name!r} must be {want}, got {value!r:.80}", rid)
+        raise _bad_params(op, f"param {name!r} must be {want}, got {preview(value)}", rid)
     return value
+
+
+def _check_params(op: str, specs: Mapping[str, Param], given: Mapping[str, Any], rid: str) -> dict[str, Any]:
+    """The op's params with defaults filled in; JSON null means "the default"."""
+    unknown = sorted(set(given) - set(specs))
+    if unknown:
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_FIELD, f"{op}: unknown param(s) {preview(unknown)}; it takes {sorted(specs) or 'none'}",
+            rid,
+        )
+    params = {}
+    for name, spec in specs.items():
+        value = given.get(name)
+        if value is not None:
+            params[name] = _check_param(op, name, spec, value, rid)
+        elif spec.required:
+            raise _bad_params(op, f"param {name!r} is required: {spec.hint}", rid)
+        else:
+            params[name] = spec.default
+    return params
 
 
 def validate(req: Request) -> dict[str, Any]:
     """Check params and frames of `req` against its op; returns the params with defaults filled in."""
     spec = SPECS[req.op]
-    unknown = sorted(set(req.params) - set(spec.params))
-    if unknown:
-        raise ProtocolError(
-            ErrorCode.UNKNOWN_FIELD,
-            f"{req.op}: unknown param(s) {unknown}; it takes {sorted(spec.params) or 'none'}",
-            req.id,
-        )
-    params = {}
-    for name, p in spec.params.items():
-        if name in req.params and req.params[name] is not None:
-            params[name] = _check_param(req.op, name, p, req.params[name], req.id)
-        else:
-            params[name] = p.default
-    if req.op == "cancel" and params["target"] is None:
-        raise ProtocolError(ErrorCode.BAD_PARAMS, "cancel needs param 'target': the id of the request to cancel", req.id)
+    params = _check_params(req.op, spec.params, req.params, req.id)
     if spec.frames is not None:
         _check_frames(req.op, spec.frames, req.frames, req.id)
-    if req.op == "segment" and params["labels"] is not None and len(params["labels"]) != len(params["points"] or []):
-        raise ProtocolError(ErrorCode.BAD_PARAMS, "segment: 'labels' needs one entry per point", req.id)
+    if req.op == "segment":
+        _check_prompt(params, {d.name: d for d in req.frames}, req.id)
     return params
 
 
@@ -199,6 +227,36 @@ def _check_frames(op: str, rules: Mapping[str, FrameRule], frames: tuple[Descrip
                 f"{op}: frame {name!r} is {d.shape[0]}x{d.shape[1]} but the layer is {size[0]}x{size[1]}",
                 rid,
             )
+
+
+def _check_prompt(params: dict[str, Any], frames: Mapping[str, Descriptor], rid: str) -> None:
+    """A prompt must designate pixels of the layer: points inside it, one label per point, a box that covers at least
+    one whole pixel of it (after the same rounding and clipping the segmenter applies), and something positive (a
+    point labelled 1, a box or a selection). An empty point list means no points."""
+    h, w = frames["layer"].shape[:2]
+    points, labels, box = params["points"] or None, params["labels"], params["box"]
+    if labels is not None and len(labels) != len(points or ()):
+        raise _bad_params("segment", f"'labels' needs one entry per point ({len(points or ())} points, "
+                                     f"{len(labels)} labels)", rid)
+    for i, (x, y) in enumerate(points or ()):
+        if not (0 <= x < w and 0 <= y < h):
+            raise _bad_params("segment", f"point {i} ({preview(x)}, {preview(y)}) lies outside the {w}x{h} layer", rid)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        if not (x1 > x0 and y1 > y0):
+            raise _bad_params("segment", f"'box' {preview(box)} must have x1 > x0 and y1 > y0", rid)
+        cx0, cy0, cx1, cy1 = box_pixels(box, w, h)
+        if cx1 <= cx0 or cy1 <= cy0:
+            raise _bad_params("segment", f"'box' {preview(box)} covers no pixel of the {w}x{h} layer", rid)
+    if points is not None and box is None and "selection" not in frames and 1 not in (labels or [1]):
+        raise _bad_params("segment", "a prompt of negative points (label 0) alone selects nothing: add a positive "
+                                     "point (label 1), a box or a selection", rid)
+
+
+def box_pixels(box: list[Any], w: int, h: int) -> tuple[int, int, int, int]:
+    """The pixels a box prompt covers, rounded and clipped as the segmenter does (exact for any JSON number)."""
+    x0, y0, x1, y1 = (min(max(round(v), 0), side) for v, side in zip(box, (w, h, w, h)))
+    return x0, y0, x1, y1
 
 
 def priority(op: str, params: Mapping[str, Any], frames: tuple[Descriptor, ...]) -> int:
@@ -273,21 +331,89 @@ def _require(models: Models, need: str) -> Any:
     return getattr(models, need)
 
 
-def _core_labels(labels: np.ndarray) -> np.ndarray:
-    """Wire label maps use 0 (and negatives) for "no segment"; core uses -1 and labels from 0."""
-    out = labels.astype(np.int32) - 1
-    out[out < 0] = -1
+def _unit_floats(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """f32 frames made safe per pixel: NaN or infinity is a `bad_frame` (one such pixel would spread through the
+    filters into the whole result); finite values outside [0, 1] are clipped (a copy), so a wild value cannot reach
+    its neighbours either. Checked in bands, so the check itself allocates little."""
+    out = dict(arrays)
+    for name, a in arrays.items():
+        if a.dtype.kind != "f":
+            continue
+        in_range = True
+        for y in range(0, a.shape[0], BAND_ROWS):
+            band = a[y : y + BAND_ROWS]
+            if not np.isfinite(band).all():
+                raise ProtocolError(
+                    ErrorCode.BAD_FRAME, f"frame {name!r} holds NaN or infinite values (from row {y}): f32 frames "
+                    "must be finite, in [0, 1]"
+                )
+            in_range = in_range and band.min() >= 0 and band.max() <= 1
+        if not in_range:
+            out[name] = np.clip(a, 0, 1)
     return out
+
+
+def _core_labels(labels: np.ndarray) -> np.ndarray:
+    """A wire label map (0 and negatives = no segment) as core's: int32, -1 = none, segments numbered 0..n-1.
+
+    Work and memory follow the pixel count, never the label values a client chose, and more than MAX_SEGMENTS
+    distinct segments is a `bad_frame` before any per-segment table exists.
+    """
+    top = int(labels.max())
+    if top <= 0:
+        return np.full(labels.shape, -1, np.int32)
+    ids = np.maximum(labels, 0)
+    if top < _LUT_LABELS:  # u8, u16 and small i32 labels: a lookup table, no sort
+        present = np.zeros(top + 1, bool)
+        present[ids] = True
+        present[0] = False
+        _check_segment_count(int(np.count_nonzero(present)))
+        return (np.cumsum(present, dtype=np.int32) - 1)[ids]
+    values, inverse = np.unique(ids, return_inverse=True)
+    has_none = bool(values[0] == 0)
+    _check_segment_count(values.size - has_none)
+    return (inverse.reshape(labels.shape) - has_none).astype(np.int32)
+
+
+def _check_segment_count(count: int) -> None:
+    if count > MAX_SEGMENTS:
+        raise ProtocolError(
+            ErrorCode.BAD_FRAME, f"frame 'segments' holds {count} distinct segments; the limit is {MAX_SEGMENTS}"
+        )
+
+
+def _check_selection_prompt(selection: np.ndarray, box: list[Any] | None) -> None:
+    """A selection used as a prompt must select something, and inside the box when there is one."""
+    if not selection.any():
+        raise ProtocolError(ErrorCode.BAD_PARAMS, "segment: the selection is empty; select part of the object, "
+                                                  "or prompt with points or a box")
+    if box is not None:
+        h, w = selection.shape
+        x0, y0, x1, y1 = box_pixels(box, w, h)
+        if not selection[y0:y1, x0:x1].any():
+            raise ProtocolError(ErrorCode.BAD_PARAMS, "segment: the selection has no pixel inside the box")
+
+
+def run_job(op: str, models: Models, params: dict[str, Any], arrays: dict[str, np.ndarray],
+            ctx: JobContext) -> Outcome:
+    """The worker's entry point: content checks every op shares (they read pixels, so they run here, off the socket
+    loop), then the op's handler."""
+    return HANDLERS[op](ctx, models, params, _unit_floats(arrays))
 
 
 def segment(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str, np.ndarray]) -> Outcome:
     seg = _require(models, "segmenter")
     layer = a["layer"]
     prompted = params["points"] or params["box"] or "selection" in a
+    if "selection" in a:
+        _check_selection_prompt(a["selection"], params["box"])
     ctx.progress("segment", 0, 1)
     if prompted:
-        mask = seg.prompt(layer, points=params["points"], labels=params["labels"], box=params["box"],
-                          mask=a.get("selection"))
+        try:
+            mask = seg.prompt(layer, points=params["points"] or None, labels=params["labels"] or None,
+                              box=params["box"], mask=a.get("selection"))
+        except ValueError as exc:  # the segmenter's word for a prompt it cannot use (e.g. a region too thin)
+            raise ProtocolError(ErrorCode.BAD_PARAMS, f"segment: the segmenter cannot use this prompt: {exc}") from None
         ctx.progress("segment", 1, 1)
         out = np.where(mask, np.uint8(255), np.uint8(0))
         return {"backend": seg.backend, "pixels": int(mask.sum())}, [("mask", out)]

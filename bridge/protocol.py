@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import reprlib
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Iterable, Mapping, Sequence
@@ -36,6 +37,12 @@ _ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")
 _MAX_RANK = 4
 
+# Client values quoted in error messages: bounded in depth and length, so a hostile value cannot make the message
+# (or the repr that builds it) large or deep.
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxlevel = 3
+_PREVIEW.maxstring = _PREVIEW.maxlong = _PREVIEW.maxother = 40
+
 
 class ErrorCode(str, Enum):
     """Stable error codes: clients branch on these strings, so they never change meaning."""
@@ -49,6 +56,7 @@ class ErrorCode(str, Enum):
     BAD_DTYPE = "bad_dtype"
     BAD_SHAPE = "bad_shape"
     FRAME_MISMATCH = "frame_mismatch"  # frames missing, extra, or of the wrong byte length
+    BAD_FRAME = "bad_frame"  # a frame's content is unusable (non-finite floats, too many segments)
     TOO_LARGE = "too_large"
     TOO_MANY_FRAMES = "too_many_frames"
     QUEUE_FULL = "queue_full"
@@ -158,6 +166,11 @@ class ReplyHeader:
     frames: tuple[Descriptor, ...] = ()
 
 
+def preview(value: Any) -> str:
+    """A short repr of a value a peer sent, for error messages."""
+    return _PREVIEW.repr(value)
+
+
 # --- encoding -------------------------------------------------------------------------------------------------------
 
 
@@ -229,7 +242,7 @@ def _check_version(obj: Mapping[str, Any], rid: str | None) -> None:
     if v not in SUPPORTED_VERSIONS:
         raise ProtocolError(
             ErrorCode.UNSUPPORTED_VERSION,
-            f"protocol version {v} is not supported; this side speaks {list(SUPPORTED_VERSIONS)}: "
+            f"protocol version {preview(v)} is not supported; this side speaks {list(SUPPORTED_VERSIONS)}: "
             "update the chromaseg plugin and daemon to the same release",
             rid,
         )
@@ -239,7 +252,7 @@ def _check_keys(obj: Mapping[str, Any], allowed: frozenset[str], what: str, rid:
     unknown = sorted(k for k in obj if k not in allowed)
     if unknown:
         raise ProtocolError(
-            ErrorCode.UNKNOWN_FIELD, f"unknown field(s) {unknown} in {what}; allowed: {sorted(allowed)}", rid
+            ErrorCode.UNKNOWN_FIELD, f"unknown field(s) {preview(unknown)} in {what}; allowed: {sorted(allowed)}", rid
         )
 
 
@@ -260,13 +273,13 @@ def parse_descriptors(raw: Any, limits: Limits, rid: str | None = None) -> tuple
         name, dtype, shape = d.get("name"), d.get("dtype"), d.get("shape")
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ProtocolError(
-                ErrorCode.BAD_HEADER, f"frame {i}: 'name' must match [a-z][a-z0-9_]{{0,31}}, got {name!r}", rid
+                ErrorCode.BAD_HEADER, f"frame {i}: 'name' must match [a-z][a-z0-9_]{{0,31}}, got {preview(name)}", rid
             )
         if any(o.name == name for o in out):
             raise ProtocolError(ErrorCode.BAD_HEADER, f"frame name {name!r} appears twice", rid)
         if not isinstance(dtype, str) or dtype not in DTYPES:
             raise ProtocolError(
-                ErrorCode.BAD_DTYPE, f"frame {name!r}: dtype {dtype!r:.40} is not one of {list(DTYPES)}", rid
+                ErrorCode.BAD_DTYPE, f"frame {name!r}: dtype {preview(dtype)} is not one of {list(DTYPES)}", rid
             )
         if (
             not isinstance(shape, list)
@@ -275,7 +288,7 @@ def parse_descriptors(raw: Any, limits: Limits, rid: str | None = None) -> tuple
         ):
             raise ProtocolError(
                 ErrorCode.BAD_SHAPE,
-                f"frame {name!r}: shape must be a list of 1 to {_MAX_RANK} positive integers, got {shape!r}",
+                f"frame {name!r}: shape must be a list of 1 to {_MAX_RANK} positive integers, got {preview(shape)}",
                 rid,
             )
         pixels = shape[0] * shape[1] if len(shape) >= 2 else shape[0]
@@ -307,7 +320,7 @@ def parse_request(raw: bytes | memoryview, limits: Limits) -> Request:
     if not isinstance(op, str):
         raise ProtocolError(ErrorCode.BAD_HEADER, "'op' must be a string", rid)
     if op not in OPS:
-        raise ProtocolError(ErrorCode.UNKNOWN_OP, f"unknown op {op[:40]!r}; this daemon knows {list(OPS)}", rid)
+        raise ProtocolError(ErrorCode.UNKNOWN_OP, f"unknown op {preview(op)}; this daemon knows {list(OPS)}", rid)
     params = obj.get("params", {})
     if not isinstance(params, dict):
         raise ProtocolError(ErrorCode.BAD_HEADER, "'params' must be an object", rid)
@@ -323,7 +336,9 @@ def parse_reply(raw: bytes | memoryview, limits: Limits) -> ReplyHeader:
     _check_keys(obj, _REPLY_KEYS, "reply header", None)
     kind = obj.get("kind")
     if not isinstance(kind, str) or kind not in REPLY_KINDS:
-        raise ProtocolError(ErrorCode.BAD_HEADER, f"reply 'kind' must be one of {list(REPLY_KINDS)}, got {kind!r}")
+        raise ProtocolError(
+            ErrorCode.BAD_HEADER, f"reply 'kind' must be one of {list(REPLY_KINDS)}, got {preview(kind)}"
+        )
     body = obj.get(kind)
     if not isinstance(body, dict):
         raise ProtocolError(ErrorCode.BAD_HEADER, f"reply field {kind!r} must be an object")

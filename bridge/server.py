@@ -21,7 +21,8 @@ import numpy as np
 import zmq
 
 from chromaseg.bridge import ops
-from chromaseg.bridge.endpoint import parse_endpoint
+from chromaseg.bridge.endpoint import (EndpointError, abstract_bind_guard, parse_endpoint, prepare_ipc,
+                                       remove_ipc_socket)
 from chromaseg.bridge.protocol import (
     DTYPES,
     OPS,
@@ -57,6 +58,7 @@ class ServerConfig:
     curve_clients: Path | None = None  # directory of the certificates of the artists allowed in
     ready_file: Path | None = None  # written with the bound endpoint once the daemon accepts requests
     grace: float = 5.0  # seconds a running job gets to stop at shutdown
+    log_file: Path | None = None  # where `chromaseg serve` logs; in `info`, so clients name the right file
 
     @property
     def curve(self) -> bool:
@@ -108,7 +110,7 @@ class Server:
         self._pending: dict[bytes, set[str]] = {}  # request ids queued or running, per peer
         self._outbox: dict[bytes, list[tuple[list[Any], bool]]] = {}
         self._stopping = False
-        self._stats = {"requests": 0, "rejected": 0, "dropped_replies": 0}
+        self._stats = {"requests": 0, "rejected": 0, "internal": 0, "dropped_replies": 0}  # internal: bugs answered
         self._ctx = zmq.Context()
         self._auth: Any = None
         self._ipc_path: str | None = None
@@ -131,34 +133,23 @@ class Server:
         ep = parse_endpoint(self.config.endpoint)
         try:
             if ep.transport == "ipc":
-                self._prepare_ipc(ep.address)
-                sock.bind(ep.url)
-                os.chmod(ep.address, 0o600)
-                self._ipc_path = ep.address
+                prepare_ipc(ep.address)  # removes only a stale socket file; refuses anything else at the path
+                with abstract_bind_guard(ep):
+                    sock.bind(ep.url)
+                if not ep.abstract:  # an abstract name has no file to protect or remove
+                    os.chmod(ep.address, 0o600)
+                    self._ipc_path = ep.address
             else:
+                sock.setsockopt(zmq.IPV6, ep.ipv6)  # libzmq binds an IPv6 literal such as [::1] only with it
                 sock.bind(ep.url.rsplit(":", 1)[0] + ":*" if ep.port == 0 else ep.url)
-        except zmq.ZMQError as exc:
+        except EndpointError as exc:
+            sock.close(linger=0)
+            raise ConfigError(str(exc)) from None
+        except (zmq.ZMQError, OSError) as exc:
             sock.close(linger=0)
             raise ConfigError(f"cannot listen on {self.config.endpoint}: {exc}") from None
         self.bound_endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         return sock
-
-    @staticmethod
-    def _prepare_ipc(path: str) -> None:
-        """Refuse to steal the socket of a running daemon; remove a stale one; keep the directory private."""
-        parent = Path(path).parent
-        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not os.path.exists(path):
-            return
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(path)
-        except OSError:
-            os.unlink(path)  # nobody listens: a daemon that died without cleaning up
-            return
-        finally:
-            probe.close()
-        raise ConfigError(f"another chromaseg daemon is already serving at ipc://{path}")
 
     def _setup_curve(self, sock: zmq.Socket) -> None:
         from zmq.auth import load_certificate
@@ -199,17 +190,23 @@ class Server:
         log.info("serving on %s (pid %d, limits %s)", self.bound_endpoint, os.getpid(), self.limits.to_dict())
         try:
             while not self._stopping:
-                events = dict(poller.poll(10 if self._outbox else 1000))
-                if self._wake_r.fileno() in events:
-                    self._drain_wakeups()
-                self._flush_worker_replies()
-                if self._router in events:
-                    for _ in range(_BATCH):
-                        if not self._read_request():
-                            break
-                self._retry_outbox()
+                try:
+                    self._serve_once(poller)
+                except Exception:  # a bug: it must not end the daemon that every open editor relies on
+                    log.exception("socket loop error; serving on")
         finally:
             self._shutdown()
+
+    def _serve_once(self, poller: zmq.Poller) -> None:
+        events = dict(poller.poll(10 if self._outbox else 1000))
+        if self._wake_r.fileno() in events:
+            self._drain_wakeups()
+        self._flush_worker_replies()
+        if self._router in events:
+            for _ in range(_BATCH):
+                if not self._read_request():
+                    break
+        self._retry_outbox()
 
     def _write_ready_file(self) -> None:
         if self.config.ready_file is None:
@@ -233,8 +230,8 @@ class Server:
         if self._auth is not None:
             self._auth.stop()
         self._ctx.term()
-        if self._ipc_path and os.path.exists(self._ipc_path):
-            os.unlink(self._ipc_path)
+        if self._ipc_path:
+            remove_ipc_socket(self._ipc_path)
         self._wake_r.close()
         self._wake_w.close()
         log.info("stopped")
@@ -249,64 +246,71 @@ class Server:
     # --- receiving ------------------------------------------------------------------------------------------------
 
     def _read_request(self) -> bool:
-        """Read and answer one message; False when none is waiting."""
+        """Read and answer one message; False when none is waiting. Whatever goes wrong, the rest of the message is
+        discarded, the client gets an answer (`internal` for a bug, logged with its traceback) and the loop goes on."""
         try:
-            ident = self._router.recv(zmq.NOBLOCK, copy=False)
+            identity = self._router.recv(zmq.NOBLOCK)
         except zmq.Again:
             return False
-        identity = ident.bytes
-        head = self._router.recv(copy=False)
+        req: Request | None = None
         try:
+            head = self._router.recv(copy=False)
             req = parse_request(head.buffer, self.limits)
-        except ProtocolError as exc:
-            self._drain(head.more)
-            self._reject(identity, exc, None)
-            return True
-        try:
-            frames = self._read_frames(req, head.more)
+            frames = self._read_frames(req)
             self._stats["requests"] += 1
             self._dispatch(identity, req, frames)
         except ProtocolError as exc:
-            self._reject(identity, exc, req.op)
+            self._discard_rest()
+            self._reject(identity, exc, req.op if req else None)
+        except Exception as exc:
+            log.exception("socket loop: %s %s failed", req.op if req else "request", req.id if req else "(unparsed)")
+            self._discard_rest()
+            bug = ProtocolError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}", req.id if req else None)
+            self._reject(identity, bug, req.op if req else None)
         return True
 
-    def _read_frames(self, req: Request, more: bool) -> list[zmq.Frame]:
-        """The frames the header declared, each checked against its descriptor as it arrives; on a mismatch the rest
-        of the message is discarded (never held) and ProtocolError says what was wrong."""
+    def _read_frames(self, req: Request) -> list[zmq.Frame]:
+        """The frames the header declared, each checked against its descriptor as it arrives; on a mismatch
+        ProtocolError says what was wrong (the caller discards the rest: a bad message is never held)."""
         frames: list[zmq.Frame] = []
         for d in req.frames:
-            if not more:
+            if not self._router.get(zmq.RCVMORE):
                 raise ProtocolError(ErrorCode.FRAME_MISMATCH,
                                     f"header declares {len(req.frames)} frame(s) but the message carries {len(frames)}",
                                     req.id)
             part = self._router.recv(copy=False)
-            more = part.more
             if len(part) != d.nbytes:
-                self._drain(more)
                 raise ProtocolError(ErrorCode.FRAME_MISMATCH,
                                     f"frame {d.name!r} ({d.dtype} {list(d.shape)}) must have {d.nbytes} bytes, "
                                     f"got {len(part)}", req.id)
             frames.append(part)
-        if more:
-            extra = self._drain(more)
+        extra = self._discard_rest()
+        if extra:
             raise ProtocolError(ErrorCode.FRAME_MISMATCH,
                                 f"header declares {len(req.frames)} frame(s) but {extra} more follow", req.id)
         return frames
 
-    def _drain(self, more: bool) -> int:
-        """Discard the rest of a rejected multipart message (never holding it); returns how many parts."""
+    def _discard_rest(self) -> int:
+        """Discard what is left of the message being read, part by part (never holding it); returns how many."""
         n = 0
-        while more:
-            more = self._router.recv(copy=False).more
+        while self._router.get(zmq.RCVMORE):
+            self._router.recv(copy=False)
             n += 1
         return n
 
     def _reject(self, identity: bytes, exc: ProtocolError, op: str | None) -> None:
         self._stats["rejected"] += 1
+        if exc.code is ErrorCode.INTERNAL:
+            self._count_internal(op, exc.request_id)
         n = self._stats["rejected"]
         if n <= 20 or n % 1000 == 0:
             log.warning("rejected message #%d (%s): %s", n, exc.code.value, exc.message)
         self._send(identity, [encode_error(exc.code, exc.message, exc.request_id, op)], final=True)
+
+    def _count_internal(self, op: str | None, rid: str | None) -> None:
+        """Every `internal` answer is a bug: counted in info's stats and named in the log (the tests look for it)."""
+        self._stats["internal"] += 1
+        log.error("answered internal (a bug, see the traceback above) to %s %s", op, rid)
 
     # --- answering ------------------------------------------------------------------------------------------------
 
@@ -346,12 +350,11 @@ class Server:
                 req.id,
             )
         arrays = {d.name: ops.as_array(f.buffer, d) for d, f in zip(req.frames, frames)}
-        handler = ops.HANDLERS[req.op]
         item = WorkItem(
             key=(identity, req.id),
             op=req.op,
             priority=ops.priority(req.op, params, req.frames),
-            run=functools.partial(_run_handler, handler, self.models, params, arrays),
+            run=functools.partial(ops.run_job, req.op, self.models, params, arrays),
         )
         pending.add(req.id)
         position = self.worker.submit(item)
@@ -367,6 +370,7 @@ class Server:
             "pid": os.getpid(),
             "endpoint": self.bound_endpoint,
             "curve": self.config.curve,
+            "log": str(self.config.log_file) if self.config.log_file else None,
             "device": self.models.device,
             "models": dict(self.models.status),
             "segmenter": self.models.segmenter_info(),
@@ -397,25 +401,34 @@ class Server:
             except queue.Empty:
                 return finals
             identity, rid = item.key
-            arrays = [np.ascontiguousarray(a) for _, a in frames]
-            try:
-                descriptors = [
-                    {"name": name, "dtype": _wire_dtype(a), "shape": list(a.shape)}
-                    for (name, _), a in zip(frames, arrays)
-                ]
-            except TypeError as exc:
-                log.error("%s %s: %s", item.op, rid, exc)
-                kind, body, arrays, descriptors = "error", {"code": ErrorCode.INTERNAL.value, "message": str(exc)}, [], []
             final = kind != "progress"
+            try:
+                parts = self._encode_worker_reply(item, kind, body, frames)
+            except Exception as exc:  # a handler returned what the wire cannot carry: a bug, answered as one
+                log.exception("%s %s: cannot encode its %s", item.op, rid, kind)
+                if not final:
+                    continue
+                kind, body = "error", {"code": ErrorCode.INTERNAL.value, "message": f"{type(exc).__name__}: {exc}"}
+                parts = [encode_reply(kind, rid, item.op, body)]
             if final:
                 finals += 1
+                if kind == "error" and body.get("code") == ErrorCode.INTERNAL.value:
+                    self._count_internal(item.op, rid)
                 pending = self._pending.get(identity)
                 if pending is not None:
                     pending.discard(rid)
                     if not pending:
                         del self._pending[identity]
-            header = encode_reply(kind, rid, item.op, body, descriptors)
-            self._send(identity, [header, *(memoryview(a).cast("B") for a in arrays)], final)
+            self._send(identity, parts, final)
+
+    @staticmethod
+    def _encode_worker_reply(item: WorkItem, kind: str, body: dict[str, Any],
+                             frames: list[tuple[str, Any]]) -> list[Any]:
+        arrays = [np.ascontiguousarray(a) for _, a in frames]
+        descriptors = [{"name": name, "dtype": _wire_dtype(a), "shape": list(a.shape)}
+                       for (name, _), a in zip(frames, arrays)]
+        header = encode_reply(kind, item.key[1], item.op, body, descriptors)
+        return [header, *(memoryview(a).cast("B") for a in arrays)]
 
     def _send(self, identity: bytes, parts: list[Any], final: bool) -> None:
         """Send without ever blocking: a full peer pipe keeps results in a bounded outbox and drops progress."""
@@ -473,12 +486,6 @@ class Server:
             states = self.worker.cancel(lambda item: item.key[0] == identity)
             if states:
                 log.info("client %s went away; cancelled %d job(s)", identity.hex(), len(states))
-
-
-def _run_handler(
-    handler: ops.Handler, models: ops.Models, params: dict[str, Any], arrays: dict[str, np.ndarray], ctx: Any
-) -> Any:
-    return handler(ctx, models, params, arrays)
 
 
 def _wire_dtype(array: np.ndarray) -> str:

@@ -25,6 +25,10 @@ AB_RANGE = (-128.0, 128.0)
 # Label maps with labels up to this are histogrammed directly; sparser ones are renumbered first.
 _MAX_DENSE_LABEL = 1 << 16
 
+# Entries of a dense rows x bins histogram that are always fine; beyond this and the pixel count, modes come from
+# sorted keys instead, so memory follows the pixels, not the number of segments.
+_DENSE_HIST = 1 << 22
+
 # Pixels per chunk of the threaded passes (bench/bench_harmonize.py measured 2^17 best on 4096x4096).
 _CHUNK = 1 << 17
 
@@ -50,6 +54,20 @@ def _compact_labels(labels: np.ndarray) -> np.ndarray:
     values, inverse = np.unique(np.maximum(labels, -1), return_inverse=True)
     compact = inverse.reshape(labels.shape).astype(np.int32)
     return compact - 1 if values[0] == -1 else compact
+
+
+def _row_modes(keys: np.ndarray, rows: int, nbins: int) -> np.ndarray:
+    """Most frequent bin of each row (the lowest on ties, as argmax), from keys = row * nbins + bin."""
+    if rows * nbins <= max(keys.size, _DENSE_HIST):
+        return np.bincount(keys, minlength=rows * nbins).reshape(rows, nbins).argmax(axis=1)
+    uniq, counts = np.unique(keys, return_counts=True)
+    row, bins = np.divmod(uniq, nbins)
+    order = np.lexsort((-bins, counts, row))  # within a row: rising count, then falling bin; the last is the mode
+    row, bins = row[order], bins[order]
+    last = np.append(row[1:] != row[:-1], True)
+    modes = np.zeros(rows, np.int64)
+    modes[row[last]] = bins[last]
+    return modes
 
 
 def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
@@ -143,10 +161,9 @@ def harmonize(ab: np.ndarray, segments: Segments, delta_a: float = 8, delta_b: f
 
     for_each_chunk(pass1, n, _CHUNK)
     if by_label_map:
-        hist_a = np.bincount(keys_a, minlength=rows * nbins).reshape(rows, nbins)
-        modes_a = hist_a.argmax(axis=1)
-        modes_b = np.bincount(keys_b, minlength=rows * nbins).reshape(rows, nbins).argmax(axis=1)
-        qualifies = hist_a.sum(axis=1) > min_pixels
+        modes_a = _row_modes(keys_a, rows, nbins)
+        modes_b = _row_modes(keys_b, rows, nbins)
+        qualifies = np.bincount(keys_a // nbins, minlength=rows) > min_pixels
     else:
         owners, modes_a, modes_b = _owners_and_modes_from_masks(
             list(segments), keys_a.reshape(shape), keys_b.reshape(shape), min_pixels, nbins)

@@ -7,7 +7,7 @@ back through the segment's mask with a feathered edge, so no seam appears where 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import cv2
@@ -45,6 +45,11 @@ def plan_crops(labels: np.ndarray, resolution: int, max_crops: int = MAX_CROPS) 
     valid = labels >= 0
     if not valid.any():
         return []
+    if int(labels.max()) >= labels.size:  # sparse label values: the per-label tables below would outgrow the image
+        values, inverse = np.unique(np.where(valid, labels, -1), return_inverse=True)
+        segment_values = values[1:] if values[0] < 0 else values
+        dense = inverse.reshape(labels.shape).astype(np.int32) - int(values[0] < 0)
+        return [replace(c, label=int(segment_values[c.label])) for c in plan_crops(dense, resolution, max_crops)]
     counts = np.bincount(labels[valid].ravel())
     min_area = MIN_AREA_FRACTION * h * w
     crops = []

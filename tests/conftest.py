@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "bridge"))  # bridge_helpers, for every suite
 
-from bridge_helpers import Daemon, start_daemon  # noqa: E402
+from bridge_helpers import Daemon, assert_no_internal, start_daemon  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -100,3 +100,4 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, tiny_colorizer_checkpoint: 
                      str(tiny_colorizer_checkpoint))
     yield d
     assert d.stop() == 0
+    assert_no_internal(d)

@@ -104,6 +104,23 @@ def test_label_map_matches_the_reference_loop(seed, n_segments, min_pixels):
     np.testing.assert_array_equal(harmonize(ab, masks, min_pixels=min_pixels), expected)
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 12), st.integers(0, 150))
+def test_sorted_mode_path_matches_the_dense_histogram(seed, n_segments, min_pixels):
+    """Label maps with more segments than a dense histogram should hold take modes from sorted keys: same result."""
+    import chromaseg.core.harmonize as module
+
+    ab, labels = _random_case(seed, n_segments)
+    dense = harmonize(ab, labels, min_pixels=min_pixels)
+    real = module._DENSE_HIST
+    module._DENSE_HIST = 0
+    try:
+        sorted_path = harmonize(ab, labels * 97, min_pixels=min_pixels)  # sparse values: rows * bins > pixels
+    finally:
+        module._DENSE_HIST = real
+    np.testing.assert_array_equal(sorted_path, dense)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 8))
 def test_overlapping_masks_match_the_reference_loop(seed, n_masks):

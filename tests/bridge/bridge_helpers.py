@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -40,14 +41,20 @@ def serve_command(endpoint: str, workdir: Path, *extra: str) -> list[str]:
 
 
 def start_daemon(workdir: Path, endpoint: str = "tcp://127.0.0.1:0", *extra: str, wait_models: bool = True,
-                 env: dict[str, str] | None = None) -> Daemon:
-    """A daemon subprocess serving on ``endpoint``; ``env`` is added to this process's environment."""
+                 env: dict[str, str] | None = None, memory_limit: int | None = None) -> Daemon:
+    """A daemon subprocess serving on ``endpoint``; ``env`` is added to this process's environment;
+    ``memory_limit`` (bytes of address space, RLIMIT_AS) makes runaway allocations fail instead of swapping."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
     workdir.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir, 0o700)
     ready = workdir / "ready"
     ready.unlink(missing_ok=True)
     proc = subprocess.Popen(serve_command(endpoint, workdir, *extra), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+                            stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
+                            preexec_fn=limit_memory if memory_limit else None)
     deadline = time.monotonic() + 60
     while not ready.exists():
         if proc.poll() is not None:
@@ -62,6 +69,19 @@ def start_daemon(workdir: Path, endpoint: str = "tcp://127.0.0.1:0", *extra: str
             while "loading" in c.info()["models"].values():
                 time.sleep(0.05)
     return daemon
+
+
+def memory_kib(pid: int, field: str = "VmRSS") -> int:
+    """A process's memory figure from /proc (VmRSS: resident now, VmHWM: peak resident), in KiB."""
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(f"{field}:"))
+
+
+def assert_no_internal(daemon: Daemon) -> None:
+    """`internal` means a bug in the daemon: no test may have caused one, even where it only checked that an error
+    came back (the daemon names every such answer in its log)."""
+    text = daemon.log.read_text(errors="replace") if daemon.log.exists() else ""
+    assert "answered internal" not in text, f"the daemon answered `internal`; see {daemon.log}"
 
 
 def photo(h: int, w: int, channels: int = 4, dtype: type = np.uint8, seed: int = 0) -> np.ndarray:

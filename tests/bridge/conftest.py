@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from bridge_helpers import Daemon, start_daemon
+from bridge_helpers import Daemon, assert_no_internal, start_daemon
 
 
 @pytest.fixture(scope="session")
@@ -13,6 +13,7 @@ def ipc_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     work = tmp_path_factory.mktemp("ipc")
     d = start_daemon(work, f"ipc://{work}/run/daemon.sock")
     yield d
+    assert_no_internal(d)
     assert d.stop() == 0
 
 
@@ -31,6 +32,8 @@ def fresh_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
         if d.proc.poll() is None:
             d.proc.kill()
             d.proc.wait(5)
+    for d in started:
+        assert_no_internal(d)
 
 
 @pytest.fixture(params=["zmq", "zmtp"])

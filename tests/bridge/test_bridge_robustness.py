@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 import zmq
+from bridge_helpers import memory_kib
 
 from chromaseg.bridge.client import Client, DaemonUnavailable, Frame, RequestFailed
 from chromaseg.bridge.endpoint import parse_endpoint
@@ -86,11 +87,6 @@ def test_malformed_message_gets_error_code(daemon, parts, code) -> None:
         s.close()
 
 
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-
-
 def test_ten_thousand_malformed_messages(daemon) -> None:
     """Each gets its error, ping keeps answering in between, and the daemon's memory stays bounded."""
     s = dealer(daemon.endpoint)
@@ -112,10 +108,10 @@ def test_ten_thousand_malformed_messages(daemon) -> None:
             assert pong["id"] == f"ping{sent}" and pong["result"]["pong"]
             sent += batch
             if sent == 1000:
-                rss_after_warmup = _rss_kib(pid)
+                rss_after_warmup = memory_kib(pid)
         assert sum(codes.values()) == 10_000
         assert set(codes) == {code for _, code in MALFORMED}
-        assert _rss_kib(pid) - rss_after_warmup < 20_000  # KiB: no per-message growth
+        assert memory_kib(pid) - rss_after_warmup < 20_000  # KiB: no per-message growth
     finally:
         s.close()
 

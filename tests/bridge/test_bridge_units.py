@@ -196,3 +196,17 @@ def test_op_param_validation_only_raises_protocol_errors(op, params) -> None:
         validate(parse_request(raw, LIMITS))
     except ProtocolError as exc:
         assert exc.code in (ErrorCode.BAD_PARAMS, ErrorCode.UNKNOWN_FIELD)
+
+
+@given(st.sampled_from([np.uint8, np.uint16, np.int32]), st.lists(st.integers(-2**31, 2**31 - 1), min_size=1,
+                                                                  max_size=40))
+def test_label_maps_are_numbered_densely_whatever_their_values(dtype, values) -> None:
+    from chromaseg.bridge.ops import _core_labels
+
+    info = np.iinfo(dtype)
+    labels = np.clip(values, info.min, info.max).astype(dtype)[None]
+    out = _core_labels(labels)
+    segment = labels > 0
+    assert out.dtype == np.int32 and out.shape == labels.shape and (out[~segment] == -1).all()
+    # the same pixels share a segment, numbered 0..n-1 in label order
+    assert np.array_equal(out[segment], np.unique(labels[segment], return_inverse=True)[1].ravel())
