@@ -33,6 +33,7 @@ from chromaseg.bridge.protocol import (
 )
 
 __all__ = [
+    "AccessDenied",
     "BridgeError",
     "Client",
     "CurveKeys",
@@ -59,6 +60,13 @@ class BridgeError(Exception):
 
 class DaemonUnavailable(BridgeError):
     """Nothing answers at the endpoint, or the connection to the daemon was lost."""
+
+
+class AccessDenied(DaemonUnavailable):
+    """A daemon answers but refuses this client's security handshake (CURVE keys missing, unknown or wrong).
+
+    A DaemonUnavailable too, so plugins that handle that keep working; the message names the keys, not a missing
+    daemon, and autostart does not start a second daemon over it."""
 
 
 class ProtocolMismatch(BridgeError):
@@ -161,42 +169,114 @@ class _ConnectionLost(Exception):
     pass
 
 
+class _Refused(_ConnectionLost):
+    """The daemon refused the security handshake; the message says why and what to change."""
+
+
 class _PyZmqBackend:
-    """pyzmq DEALER; a monitor socket turns a dropped connection into an error instead of a silent wait."""
+    """pyzmq DEALER; a monitor socket turns a dropped connection or a refused CURVE handshake into an error instead
+    of a silent wait."""
 
     name = "zmq"
 
     def __init__(self, endpoint: str, max_frame: int, curve: CurveKeys | None) -> None:
         import zmq
+        from zmq.utils.monitor import parse_monitor_message
 
         self._zmq = zmq
+        self._parse_event = parse_monitor_message
+        self._curve = curve is not None
         self._sock = zmq.Context.instance().socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.IMMEDIATE, 1)  # no queueing into a connection that does not exist yet
         self._sock.setsockopt(zmq.MAXMSGSIZE, max_frame)
+        self._sock.setsockopt(zmq.IPV6, parse_endpoint(endpoint).ipv6)  # libzmq only connects to [::1] with it
         if curve is not None:
             self._sock.curve_serverkey = curve.server_public.encode("ascii")
             self._sock.curve_publickey = curve.public.encode("ascii")
             self._sock.curve_secretkey = curve.secret.encode("ascii")
-        self._monitor = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self._monitor = self._sock.get_monitor_socket(
+            zmq.EVENT_DISCONNECTED
+            | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+            | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        )
         self._sock.connect(endpoint)
         self._poller = zmq.Poller()
         self._poller.register(self._sock, zmq.POLLIN)
         self._poller.register(self._monitor, zmq.POLLIN)
+        self._sent = False  # a disconnect before the first send is a failed attempt libzmq retries, not a loss
+        self._lost = False
+        self._refusal: str | None = None  # a definite refusal (unknown key, wrong mechanism)
+        self._doubt: str | None = None  # a handshake that failed without detail: reported if nothing else works
 
     def send(self, parts: Sequence[Any], timeout: float) -> None:
-        if not self._sock.poll(int(timeout * 1000), self._zmq.POLLOUT):
-            raise TimeoutError("the daemon did not accept a connection")
+        if not self._sock.poll(0, self._zmq.POLLOUT):
+            self._await_pipe(timeout)
         self._sock.send_multipart(parts, copy=False)
+        self._sent = True
+
+    def _await_pipe(self, timeout: float) -> None:
+        """Wait for room in a connected pipe; a refused handshake raises at once instead of timing out silently."""
+        poller = self._zmq.Poller()
+        poller.register(self._sock, self._zmq.POLLOUT)
+        poller.register(self._monitor, self._zmq.POLLIN)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            events = dict(poller.poll(int(max(remaining, 0) * 1000))) if remaining > 0 else {}
+            if self._sock in events:
+                return
+            if self._monitor in events:
+                self._read_events()
+                self._raise_failure()
+            elif remaining <= 0:
+                if self._doubt is not None:
+                    raise _Refused(self._doubt)
+                raise TimeoutError("the daemon did not accept a connection")
 
     def recv(self, timeout: float) -> list[Any] | None:
         events = dict(self._poller.poll(int(max(timeout, 0) * 1000)))
         if self._sock in events:  # replies that arrived before a disconnect are still answers: read them first
             return [f.buffer for f in self._sock.recv_multipart(copy=False)]
         if self._monitor in events:
-            self._monitor.recv_multipart()
-            raise _ConnectionLost("the connection to the daemon dropped")
+            self._read_events()
+        self._raise_failure()
         return None
+
+    def _read_events(self) -> None:
+        zmq = self._zmq
+        while self._monitor.poll(0):
+            event = self._parse_event(self._monitor.recv_multipart())
+            kind, value = event["event"], event["value"]
+            if kind == zmq.EVENT_DISCONNECTED:
+                self._lost = self._lost or self._sent
+            elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                self._refusal = (
+                    f"it does not know this client's CURVE key (status {value}): ask whoever runs the daemon to add "
+                    "your public certificate to the folder it was started with (chromaseg serve --curve-clients)"
+                )
+            elif kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+                self._refusal = (
+                    "this client has CURVE keys but the daemon does not use CURVE: drop the keys, or run the daemon "
+                    "in studio mode (chromaseg serve --curve-secret ... --curve-clients ...)"
+                    if self._curve
+                    else "the daemon runs in studio mode (chromaseg serve --curve-secret) and this client has no "
+                    "CURVE keys: create the Client with curve=CurveKeys.from_files(server.key, your.key_secret)"
+                )
+            elif kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+                self._refusal = f"the CURVE handshake broke (ZMTP error 0x{int(value):x}); check both key files"
+            elif self._curve:  # NO_DETAIL: the daemon closed the handshake, e.g. a HELLO for another server key
+                self._doubt = (
+                    "the daemon closed the CURVE handshake: check that the server key this client uses is the public "
+                    "key of the daemon's certificate (chromaseg serve --curve-secret)"
+                )
+
+    def _raise_failure(self) -> None:
+        if self._refusal is not None:
+            raise _Refused(self._refusal)
+        if self._lost:
+            raise _ConnectionLost("the connection to the daemon dropped")
 
     def close(self) -> None:
         self._sock.disable_monitor()
@@ -210,13 +290,15 @@ class _ZmtpBackend:
     name = "zmtp"
 
     def __init__(self, endpoint: str, max_frame: int, curve: CurveKeys | None, connect_timeout: float) -> None:
-        from chromaseg.bridge.zmtp import ZmtpError, ZmtpSocket
+        from chromaseg.bridge.zmtp import ZmtpError, ZmtpRefused, ZmtpSocket
 
         if curve is not None:
             raise BridgeError("CURVE (studio mode) needs pyzmq in the editor's Python; install pyzmq there")
         self._error = ZmtpError
         try:
             self._sock = ZmtpSocket(endpoint, timeout=connect_timeout, max_frame_bytes=max_frame)
+        except ZmtpRefused as exc:
+            raise _Refused(str(exc)) from None
         except (OSError, TimeoutError) as exc:
             raise _ConnectionLost(str(exc)) from None
 
@@ -306,12 +388,16 @@ class Job:
 class Client:
     """A connection to the chromaseg daemon.
 
-    endpoint: `ipc://PATH` or `tcp://127.0.0.1:PORT`; default: CHROMASEG_ENDPOINT, else the user's private socket.
+    endpoint: `ipc://PATH`, `ipc://@NAME` (Linux), `tcp://127.0.0.1:PORT` or `tcp://[::1]:PORT`; default:
+    CHROMASEG_ENDPOINT, else the user's private socket.
     timeout: seconds the daemon may stay silent (long jobs stream progress, so this is not a limit on job length).
     backend: "zmq", "zmtp" or None (pyzmq if it imports, else the pure-Python client).
     autostart: when nothing answers, run `start_command` (default `chromaseg serve --endpoint ENDPOINT`, or the
     CHROMASEG_SERVE_COMMAND environment variable, split on spaces) and wait up to `start_timeout` for it.
     curve: keys for a daemon in studio mode (pyzmq only).
+
+    `daemon_log` is the log file the daemon reported in its `info` (kept after a disconnect, so an error about a
+    crash can point at it); error messages name it instead of guessing.
     """
 
     def __init__(
@@ -338,6 +424,7 @@ class Client:
         self.start_timeout = start_timeout
         self.curve = curve
         self.server_info: dict[str, Any] | None = None
+        self.daemon_log: str | None = None
         self.limits = Limits()  # replaced by the daemon's own at the handshake
         self._backend: _PyZmqBackend | _ZmtpBackend | None = None
         self._jobs: dict[str, Job] = {}
@@ -350,11 +437,20 @@ class Client:
     # --- public API -----------------------------------------------------------------------------------------------
 
     def connect(self) -> dict[str, Any]:
-        """Connect and check the protocol version (done lazily by every call); returns the daemon's `info`."""
+        """Connect and check the protocol version (done lazily by every call); returns the daemon's `info`.
+
+        A connection found dropped here (the daemon restarted or crashed while this client was idle) is replaced by
+        a fresh one before the next request goes out: that request was never sent, so it cannot run twice. Jobs that
+        were in flight on the old connection fail with DaemonUnavailable; they are never resent.
+        """
         if self._backend is not None and self.server_info is not None:
-            return self.server_info
+            self.pump(0.0)  # dispatches replies that arrived and notices a dropped connection
+            if self._backend is not None:
+                return self.server_info
         try:
             return self._handshake()
+        except AccessDenied:
+            raise  # a daemon is there: starting another one would not help
         except DaemonUnavailable:
             if not self.autostart:
                 raise
@@ -401,7 +497,7 @@ class Client:
                 self._dispatch(message)
                 message = self._backend.recv(0.0)
         except _ConnectionLost as exc:
-            self._lose_connection(str(exc))
+            self._lose_connection(exc)
             return
         self._check_liveness()
 
@@ -421,18 +517,29 @@ class Client:
 
     # --- internals ------------------------------------------------------------------------------------------------
 
+    def _log(self) -> str:
+        """Where to look: the log the daemon named in its `info`; before any answer, the default location."""
+        if self.daemon_log:
+            return f"its log {self.daemon_log}"
+        return f"its log ({default_log_path()} unless it was started with --log-file)"
+
     def _unavailable(self, why: str) -> DaemonUnavailable:
         return DaemonUnavailable(
             f"no chromaseg daemon answers at {self.endpoint} ({why}). Start it with `chromaseg serve` "
             f"(or create the Client with autostart=True), or set CHROMASEG_ENDPOINT to where it listens. "
-            f"Its log is {default_log_path()}."
+            f"See {self._log()}."
         )
+
+    def _connection_error(self, exc: _ConnectionLost) -> DaemonUnavailable:
+        if isinstance(exc, _Refused):
+            return AccessDenied(f"the chromaseg daemon at {self.endpoint} refused this client: {exc}")
+        return self._unavailable(str(exc))
 
     def _open_backend(self) -> None:
         max_frame = Limits().max_message_bytes
         connect_timeout = min(self.timeout, 5.0)
         ep = parse_endpoint(self.endpoint)
-        if ep.transport == "ipc" and not os.path.exists(ep.address):
+        if ep.transport == "ipc" and not ep.abstract and not os.path.exists(ep.address):
             raise self._unavailable("its socket file does not exist")
         try:
             if self.backend_name == "zmq":
@@ -440,7 +547,7 @@ class Client:
             else:
                 self._backend = _ZmtpBackend(self.endpoint, max_frame, self.curve, connect_timeout)
         except _ConnectionLost as exc:
-            raise self._unavailable(str(exc)) from None
+            raise self._connection_error(exc) from None
         self._last_rx = time.monotonic()
 
     def _handshake(self) -> dict[str, Any]:
@@ -470,6 +577,7 @@ class Client:
         except TypeError:
             self.limits = Limits()
         self.server_info = info
+        self.daemon_log = info.get("log") or None
         return info
 
     def _start_daemon(self) -> None:
@@ -479,6 +587,8 @@ class Client:
             if exe is None:
                 raise self._unavailable("autostart found no `chromaseg` command on PATH; set CHROMASEG_SERVE_COMMAND")
             command = [exe, "serve", "--endpoint", self.endpoint]
+        if "--log-file" in command[:-1]:  # until the daemon answers `info`, name the log it was told to write
+            self.daemon_log = command[command.index("--log-file") + 1]
         proc = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -491,6 +601,8 @@ class Client:
             try:
                 self._handshake()
                 return
+            except AccessDenied:
+                raise
             except DaemonUnavailable:
                 code = proc.poll()
                 if code is not None:
@@ -526,15 +638,15 @@ class Client:
         try:
             self._backend.send(parts, min(self.timeout, 5.0) if self.server_info is None else self.timeout)
         except _ConnectionLost as exc:
-            self._lose_connection(str(exc))
-            raise self._unavailable(str(exc)) from None
+            self._lose_connection(exc)
+            raise self._connection_error(exc) from None
         except TimeoutError as exc:
             if self.server_info is None:
                 self.close()
                 raise self._unavailable(str(exc)) from None
             raise RequestTimeout(
                 f"the daemon at {self.endpoint} did not take the request within {self.timeout} s; "
-                f"it may be hung: see {default_log_path()} and restart it"
+                f"it may be hung: see {self._log()} and restart it"
             ) from None
 
     def _send_cancel(self, target: str) -> None:
@@ -592,7 +704,7 @@ class Client:
             self._fail_all(
                 RequestTimeout(
                     f"the daemon at {self.endpoint} has not answered for {self.timeout:g} s; it may have crashed "
-                    f"or hung: see {default_log_path()} and restart it with `chromaseg serve`"
+                    f"or hung: see {self._log()} and restart it with `chromaseg serve`"
                 )
             )
             return
@@ -602,10 +714,10 @@ class Client:
             self._probe_sent = time.monotonic()
             self._send([encode_request("ping", rid, {}, {})])
 
-    def _lose_connection(self, why: str) -> None:
-        err = DaemonUnavailable(
-            f"lost the connection to the daemon at {self.endpoint} ({why}); it may have crashed: see "
-            f"{default_log_path()}, then start it again with `chromaseg serve`"
+    def _lose_connection(self, exc: _ConnectionLost) -> None:
+        err = self._connection_error(exc) if isinstance(exc, _Refused) else DaemonUnavailable(
+            f"lost the connection to the daemon at {self.endpoint} ({exc}); it may have crashed: see "
+            f"{self._log()}, then start it again with `chromaseg serve`"
         )
         self._fail_all(err)
         if self._backend is not None:

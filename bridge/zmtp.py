@@ -31,6 +31,10 @@ class ZmtpError(ConnectionError):
     """The connection failed, closed, or the peer broke ZMTP."""
 
 
+class ZmtpRefused(ZmtpError):
+    """The peer is there but refuses this client's security: it wants another mechanism, or sent ERROR."""
+
+
 def _command(name: bytes, body: bytes = b"") -> bytes:
     payload = bytes([len(name)]) + name + body
     return _frame_header(_FLAG_COMMAND, len(payload)) + payload
@@ -95,12 +99,12 @@ class ZmtpSocket:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(timeout)
             try:
-                sock.connect(ep.address)
+                sock.connect(ep.socket_address)
             except BaseException:
                 sock.close()
                 raise
-        else:
-            sock = socket.create_connection((ep.address, ep.port), timeout=timeout)
+        else:  # create_connection resolves IPv6 literals (tcp://[::1]:PORT) as well as IPv4
+            sock = socket.create_connection(ep.socket_address, timeout=timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         return sock
@@ -108,7 +112,10 @@ class ZmtpSocket:
     # --- handshake ------------------------------------------------------------------------------------------------
 
     def _handshake(self, deadline: float) -> None:
-        self._sendall([GREETING, _command(b"READY", _properties(Socket_Type=b"DEALER"))], deadline)
+        # Signature and major version first (RFC 23's staged greeting): libzmq then sends its whole greeting, so its
+        # mechanism can be read even when it is one this client cannot speak. Sent whole, our NULL mechanism would
+        # make a CURVE daemon close before telling us which one it wanted.
+        self._sendall([GREETING[:11]], deadline)
         greeting = self._read_exact(64, deadline)
         if greeting[0] != 0xFF or not greeting[9] & 1:
             raise ZmtpError("the peer does not speak ZMTP 3 (is this a chromaseg daemon endpoint?)")
@@ -116,10 +123,11 @@ class ZmtpSocket:
             raise ZmtpError(f"the peer speaks ZMTP {greeting[10]}.{greeting[11]}; 3.0 or newer is needed")
         mechanism = greeting[12:32].rstrip(b"\0")
         if mechanism != b"NULL":
-            raise ZmtpError(
+            raise ZmtpRefused(
                 f"the daemon requires the {mechanism.decode('ascii', 'replace')} security mechanism; "
                 "the pure-Python client only speaks NULL: install pyzmq to use CURVE"
             )
+        self._sendall([GREETING[11:], _command(b"READY", _properties(Socket_Type=b"DEALER"))], deadline)
         # The peer's READY (or ERROR) is the first frame after the greeting; nothing else may come first.
         while not self._messages and not self._peer_ready:
             self._wait_readable(deadline)
@@ -192,7 +200,12 @@ class ZmtpSocket:
         while True:
             if self._messages:
                 return self._messages.popleft()
-            self._pump()
+            try:
+                self._pump()
+            except ZmtpError:
+                if not self._messages:
+                    raise
+                self._closed = True  # replies that arrived before the failure are still answers; the next call raises
             if self._messages:
                 return self._messages.popleft()
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -298,7 +311,7 @@ class ZmtpSocket:
             self._peer_ready = True
         elif name == b"ERROR":
             reason = rest[1 : 1 + rest[0]].decode("utf-8", "replace") if rest else ""
-            raise ZmtpError(f"the daemon refused the connection: {reason}")
+            raise ZmtpRefused(f"the daemon refused the connection: {reason}")
         elif name == b"PING":
             # PING carries a 2-byte TTL then up to 16 bytes of context, which PONG echoes back.
             self._sendall([_command(b"PONG", rest[2:18])], time.monotonic() + 5.0)

@@ -19,8 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     d = Limits()
     p.add_argument("--endpoint", default=None,
-                   help="ipc://PATH or tcp://HOST:PORT (default: $CHROMASEG_ENDPOINT, else a private IPC socket "
-                        "in the runtime directory; port 0 picks a free port)")
+                   help="ipc://PATH, ipc://@NAME (Linux abstract socket), tcp://127.0.0.1:PORT or tcp://[::1]:PORT "
+                        "(default: $CHROMASEG_ENDPOINT, else a private IPC socket in the runtime directory; port 0 "
+                        "picks a free port). An existing file at PATH is never removed unless it is a stale socket")
     p.add_argument("--log-file", type=Path, default=None,
                    help="log file (default: $XDG_STATE_HOME/chromaseg/daemon.log)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -55,37 +56,73 @@ def _setup_logging(path: Path, level: str) -> None:
     root.addHandler(handler)
 
 
+def _check_curve_clients(folder: Path) -> None:
+    """Load the allowed artists' certificates up front: pyzmq's authenticator only logs a bad file and then lets
+    nobody in, which an admin would discover one refused artist at a time."""
+    import zmq.auth
+
+    if not folder.is_dir():
+        return  # the server's own check says so
+    try:
+        allowed = zmq.auth.load_certificates(folder)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the client certificates in {folder}: {exc}") from None
+    if not allowed:
+        raise ValueError(f"--curve-clients {folder} holds no certificate (*.key): no artist could connect")
+
+
+def _fail(message: str, status: int = 2) -> int:
+    """One line on stderr: an artist starting the daemon needs the reason, not a traceback (that goes to the log)."""
+    print(f"chromaseg serve: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    return status
+
+
 def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM / SIGINT. Any startup failure (bad endpoint, address in use, unreadable certificates,
+    an unwritable log) is one line on stderr and exit status 2; a failure while serving, one line and status 1."""
     from chromaseg.bridge.endpoint import default_endpoint, default_log_path
     from chromaseg.bridge.protocol import Limits
     from chromaseg.bridge.server import ConfigError, Server, ServerConfig
 
-    config = ServerConfig(
-        endpoint=args.endpoint or default_endpoint(),
-        limits=Limits(
-            max_pixels=args.max_pixels,
-            max_frames=args.max_frames,
-            max_message_bytes=args.max_message_bytes,
-            max_queue=args.max_queue,
-        ),
-        colorizer=args.colorizer,
-        curve_secret=args.curve_secret,
-        curve_clients=args.curve_clients,
-        ready_file=args.ready_file,
-        grace=args.grace,
-    )
-    log_file = args.log_file or default_log_path()
-    _setup_logging(log_file, args.log_level)
+    log = logging.getLogger("chromaseg.serve")
+    log_file = (args.log_file or default_log_path()).absolute()  # absolute: `info` hands it to clients elsewhere
     try:
+        _setup_logging(log_file, args.log_level)
+    except OSError as exc:
+        return _fail(f"cannot write the log file {log_file}: {exc.strerror or exc}")
+    try:
+        config = ServerConfig(
+            endpoint=args.endpoint or default_endpoint(),
+            limits=Limits(
+                max_pixels=args.max_pixels,
+                max_frames=args.max_frames,
+                max_message_bytes=args.max_message_bytes,
+                max_queue=args.max_queue,
+            ),
+            colorizer=args.colorizer,
+            curve_secret=args.curve_secret,
+            curve_clients=args.curve_clients,
+            ready_file=args.ready_file,
+            grace=args.grace,
+            log_file=log_file,
+        )
+        if config.curve_clients is not None:
+            _check_curve_clients(config.curve_clients)
         server = Server(config)
-    except ConfigError as exc:
-        logging.getLogger("chromaseg.serve").error("%s", exc)
-        print(f"chromaseg serve: {exc}", file=sys.stderr)
-        return 2
+    except (ConfigError, OSError, ValueError) as exc:
+        log.error("cannot start: %s", exc)
+        return _fail(str(exc))
+    except Exception as exc:  # a bug, not a configuration problem: the traceback goes to the log
+        log.exception("cannot start")
+        return _fail(f"cannot start: {type(exc).__name__}: {exc} (traceback in {log_file})")
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server.stop())
     print(f"chromaseg daemon on {server.bound_endpoint} (log: {log_file})", file=sys.stderr, flush=True)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    except Exception as exc:  # e.g. an unwritable --ready-file; the daemon has already shut down cleanly
+        log.exception("stopped on an error")
+        return _fail(f"stopped: {type(exc).__name__}: {exc} (details in {log_file})", status=1)
     return 0
 
 
