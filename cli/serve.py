@@ -15,9 +15,9 @@ from typing import Sequence
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from chromaseg.bridge.protocol import Limits
+    from chromaseg.bridge.protocol import Budget, Limits
 
-    d = Limits()
+    d, b = Limits(), Budget()
     p.add_argument("--endpoint", default=None,
                    help="ipc://PATH, ipc://@NAME (Linux abstract socket), tcp://127.0.0.1:PORT or tcp://[::1]:PORT "
                         "(default: $CHROMASEG_ENDPOINT, else a private IPC socket in the runtime directory; port 0 "
@@ -36,6 +36,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="per message, all frames (default %(default)s)")
     p.add_argument("--max-queue", type=int, default=d.max_queue,
                    help="jobs queued or running per client (default %(default)s)")
+    p.add_argument("--memory-budget", type=int, default=b.max_held_bytes,
+                   help="bytes of requests queued or running and of replies not yet taken, all clients together; "
+                        "past it new requests get queue_full (default %(default)s)")
+    p.add_argument("--max-unread-bytes", type=int, default=b.max_unread_bytes,
+                   help="per client: bytes of replies it has not taken past which further replies are dropped "
+                        "(default %(default)s)")
     p.add_argument("--ready-file", type=Path, default=None,
                    help="write the bound endpoint to this file once requests are accepted")
     p.add_argument("--grace", type=float, default=5.0, help="seconds a running job gets to stop at shutdown")
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM / SIGINT. Any startup failure (bad endpoint, address in use, unreadable certificates,
     an unwritable log) is one line on stderr and exit status 2; a failure while serving, one line and status 1."""
     from chromaseg.bridge.endpoint import default_endpoint, default_log_path
-    from chromaseg.bridge.protocol import Limits
+    from chromaseg.bridge.protocol import Budget, Limits
     from chromaseg.bridge.server import ConfigError, Server, ServerConfig
 
     log = logging.getLogger("chromaseg.serve")
@@ -99,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
                 max_message_bytes=args.max_message_bytes,
                 max_queue=args.max_queue,
             ),
+            budget=Budget(max_held_bytes=args.memory_budget, max_unread_bytes=args.max_unread_bytes),
             colorizer=args.colorizer,
             curve_secret=args.curve_secret,
             curve_clients=args.curve_clients,

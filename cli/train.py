@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", default=None, help="where the preprocessed caches go (default: OUT/cache)")
     p.add_argument("--semantic", action="store_true",
                    help="fuse the frozen DeepLab semantic branch (its IR from $CHROMASEG_WEIGHTS; features cached)")
+    p.add_argument("--no-mirror", action="store_true",
+                   help="no flip augmentation (with --semantic: skips encoding the mirror images)")
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="start from a trained colorizer's weights (fine-tune; OUT must hold its class table)")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                       cache_size=args.cache_size, lr=args.lr, val_fraction=args.val_fraction,
                       eval_every=args.eval_every, checkpoint_every=args.eval_every, seed=args.seed,
                       device=args.device, threads=args.threads, cache_dir=args.cache_dir, semantic=args.semantic,
-                      semantic_channels=args.semantic_channels, ema_decay=args.ema_decay, init=args.init)
+                      semantic_channels=args.semantic_channels, mirror=not args.no_mirror, ema_decay=args.ema_decay, init=args.init)
     final = train(cfg, resume=not args.no_resume)
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()})
     return 0

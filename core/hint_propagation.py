@@ -42,32 +42,59 @@ def edge_laplacian(l: np.ndarray, sigma: float = EDGE_SIGMA) -> sp.csr_matrix:
     return sp.diags(np.asarray(adjacency.sum(axis=1)).ravel()) - adjacency
 
 
+class HintField:
+    """The edge-aware spreading operator of one L grid and one set of hinted cells, factorized once.
+
+    :meth:`spread` solves the Dirichlet problem above for any values on the hinted cells: the hints' residuals, or
+    a constant 1, which gives each cell's *reach* (how strongly the hints' region claims it: 1 on a hint, near 1
+    across its even-lightness region, falling at edges and with distance)."""
+
+    def __init__(self, l: np.ndarray, hint_mask: np.ndarray, sigma: float = EDGE_SIGMA,
+                 decay: float = DECAY) -> None:
+        h, w = l.shape
+        mask = np.asarray(hint_mask, bool).ravel()
+        if not mask.any():
+            raise ValueError("a hint field needs at least one hinted cell")
+        self.shape = (h, w)
+        self.free_ix, self.hint_ix = np.flatnonzero(~mask), np.flatnonzero(mask)
+        self.factor = self.coupling = None
+        if self.free_ix.size:
+            # (Laplacian + decay)[free, free] u = -(Laplacian)[free, hinted] r.
+            screen = decay * (REFERENCE_SIDE / max(h, w)) ** 2
+            system = edge_laplacian(l, sigma) + sp.identity(h * w, format="csr") * screen
+            free_rows = system[self.free_ix]
+            self.coupling = free_rows[:, self.hint_ix]
+            # Minimum-degree ordering on A + A^T suits this symmetric grid system (about 1.5x faster than default).
+            self.factor = spl.splu(free_rows[:, self.free_ix].tocsc(), permc_spec="MMD_AT_PLUS_A")
+
+    def spread(self, values: np.ndarray) -> np.ndarray:
+        """(h, w, k) float32 field equal to ``values`` (n_hinted, k) on the hinted cells (row-major order)."""
+        values = np.asarray(values, np.float64).reshape(self.hint_ix.size, -1)
+        out = np.zeros((self.shape[0] * self.shape[1], values.shape[1]), np.float32)
+        out[self.hint_ix] = values
+        if self.factor is not None:
+            out[self.free_ix] = self.factor.solve(-(self.coupling @ values))
+        return out.reshape(*self.shape, -1)
+
+
 def propagate_residuals(l: np.ndarray, ab: np.ndarray, hint_mask: np.ndarray, hint_ab: np.ndarray,
-                        sigma: float = EDGE_SIGMA, decay: float = DECAY) -> np.ndarray:
+                        sigma: float = EDGE_SIGMA, decay: float = DECAY,
+                        unhinted: np.ndarray | None = None) -> np.ndarray:
     """(h, w, 2) float32: the prediction ``ab`` plus the hints' residuals spread along ``l``.
 
-    ``l``: (h, w) L in [0, 100]; ``ab``: (h, w, 2) prediction; ``hint_mask``: (h, w) bool; ``hint_ab``: (2, h, w)
-    hint colors (read where the mask is set). Hinted cells come out equal to their hint.
+    ``l``: (h, w) L in [0, 100]; ``ab``: (h, w, 2) prediction with the hints; ``hint_mask``: (h, w) bool;
+    ``hint_ab``: (2, h, w) hint colors (read where the mask is set). Hinted cells come out equal to their hint.
+    ``unhinted``: the same network's prediction without hints. When given, the hints' effect on the prediction is
+    kept only as far as their reach (see :class:`HintField`): the network shifts colors everywhere when it sees a
+    hint (its global branch reads the hints as a cue to the whole scene), and an artist's hint on one object must
+    not recolor its neighbours.
     """
-    h, w = l.shape
-    mask = np.asarray(hint_mask, bool).ravel()
     out = np.array(ab, np.float32, copy=True)
+    mask = np.asarray(hint_mask, bool)
     if not mask.any():
         return out
-    residual = (np.moveaxis(np.asarray(hint_ab, np.float32), 0, -1) - out).reshape(-1, 2)[mask]
-    free = ~mask
-    if not free.any():  # every cell hinted
-        return out + residual.reshape(h, w, 2)
-    # Dirichlet problem on the free cells: (Laplacian + decay)[free, free] u = -(Laplacian)[free, hinted] r.
-    screen = decay * (REFERENCE_SIDE / max(h, w)) ** 2
-    system = edge_laplacian(l, sigma) + sp.identity(h * w, format="csr") * screen
-    free_ix, hint_ix = np.flatnonzero(free), np.flatnonzero(mask)
-    free_rows = system[free_ix]
-    inner = free_rows[:, free_ix].tocsc()
-    coupling = free_rows[:, hint_ix]
-    # Minimum-degree ordering on A + A^T suits this symmetric grid system (about 1.5x faster than the default).
-    factor = spl.splu(inner, permc_spec="MMD_AT_PLUS_A")
-    field = np.zeros((h * w, 2), np.float32)
-    field[hint_ix] = residual
-    field[free_ix] = factor.solve(-(coupling @ residual.astype(np.float64)))
-    return out + field.reshape(h, w, 2)
+    field = HintField(l, mask, sigma, decay)
+    if unhinted is not None:
+        out = unhinted + field.spread(np.ones(field.hint_ix.size)) * (out - unhinted)
+    residual = (np.moveaxis(np.asarray(hint_ab, np.float32), 0, -1) - out)[mask]
+    return out + field.spread(residual)

@@ -69,6 +69,7 @@ class TrainConfig:
     cache_dir: str | None = None
     semantic: bool = False  # fuse the frozen DeepLab branch (its weights must be in the weights directory)
     semantic_channels: int = 64  # the DeepLab features' channels after the fitted projection
+    mirror: bool = True  # flip augmentation (with --semantic: encodes the mirror images too, twice the cache time)
     init: str | None = None  # start from this checkpoint's weights (fine-tuning: new optimizer and schedule)
     stage_minutes: float | None = None  # stop this invocation after so long (a campaign stage); the schedule runs on
     ema_decay: float = 0.999  # the shipped weights are this moving average of the trained ones
@@ -184,7 +185,7 @@ def _prepare_data(cfg: TrainConfig) -> RunData:
     train_cache = build_cache(train_paths, cache_dir / f"train-{cfg.cache_size}.npy", cfg.cache_size, cfg.progress)
     val_cache = build_cache(val_paths, cache_dir / f"val-{cfg.cache_size}.npy", cfg.cache_size, cfg.progress)
     if not cfg.semantic:
-        crops = CropBatches(train_cache, cfg.crop)
+        crops = CropBatches(train_cache, cfg.crop, flip=cfg.mirror)
         val_crops = CropBatches(val_cache, cfg.crop, flip=False)
         validation = (val_crops.take(torch.arange(min(cfg.val_images, len(val_crops)))), None)
         return RunData(train_paths, val_paths, table, lambda n, g: (crops.sample(n, g), None), validation, None)
@@ -193,9 +194,11 @@ def _prepare_data(cfg: TrainConfig) -> RunData:
     def names(paths: list[Path]) -> list[str]:
         return [p.relative_to(cfg.images).as_posix() for p in paths]
 
-    train_features = build_feature_cache(train_cache, names(train_paths), encoder, cache_dir, True, cfg.progress)
+    train_features = build_feature_cache(train_cache, names(train_paths), encoder, cache_dir, False, cfg.progress)
+    mirrored = (build_feature_cache(train_cache, names(train_paths), encoder, cache_dir, True, cfg.progress)
+                if cfg.mirror else None)
     val_features = build_feature_cache(val_cache, names(val_paths), encoder, cache_dir, False, cfg.progress)
-    crops = SemanticCrops(train_cache, train_features, cfg.crop)
+    crops = SemanticCrops(train_cache, train_features, cfg.crop, mirrored)
     validation = SemanticCrops(val_cache, val_features, cfg.crop).center(cfg.val_images)
     return RunData(train_paths, val_paths, table, crops.sample, validation, encoder)
 
@@ -368,7 +371,8 @@ def write_model_card(path: Path, cfg: TrainConfig, table: ClassTable, history: l
         f"- Class table from the training split at 56x56: K = {table.num_classes} classes "
         f"(threshold fraction {table.threshold_fraction:.3g}).",
         f"- Cache: each photo resized to a {cfg.cache_size} px square (short side, center crop); "
-        f"random {cfg.crop} px crops with horizontal flips.", "",
+        f"random {cfg.crop} px crops{' with horizontal flips' if cfg.mirror else ''}"
+        f"{'; DeepLab features cached per photo (and per mirror image)' if cfg.semantic else ''}.", "",
         "## Settings",
         f"- Architecture `{cfg.arch}`, width {cfg.width}, semantic branch "
         f"{'DeepLabv3-MobileNetV2 (frozen)' if cfg.semantic else 'none'}; Adam lr {cfg.lr} betas {tuple(cfg.betas)}, "

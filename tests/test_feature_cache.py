@@ -28,13 +28,14 @@ def squares() -> np.ndarray:
 
 def test_cache_holds_the_encoder_output_of_each_photo_and_its_mirror(encoder, squares, tmp_path) -> None:
     names = [f"p{i}.jpg" for i in range(5)]
-    cache = build_feature_cache(squares, names, encoder, tmp_path, mirror=True, progress=False)
-    assert cache.shape == (10, 6, 4, 4) and cache.dtype == np.float16
+    cache = build_feature_cache(squares, names, encoder, tmp_path, progress=False)
+    mirror = build_feature_cache(squares, names, encoder, tmp_path, mirrored=True, progress=False)
+    assert cache.shape == mirror.shape == (5, 6, 4, 4) and cache.dtype == np.float16
     with torch.no_grad():
         direct = encoder(fc._l_of(squares)).numpy()
         mirrored = encoder(fc._l_of(np.ascontiguousarray(squares[:, :, ::-1]))).numpy()
-    np.testing.assert_allclose(cache[:5], direct, rtol=2e-3, atol=2e-3)
-    np.testing.assert_allclose(cache[5:], mirrored, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(cache, direct, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(mirror, mirrored, rtol=2e-3, atol=2e-3)
 
 
 def test_cache_is_reused_rebuilt_on_change_and_resumes(encoder, squares, tmp_path, monkeypatch) -> None:
@@ -51,36 +52,42 @@ def test_cache_is_reused_rebuilt_on_change_and_resumes(encoder, squares, tmp_pat
 
     monkeypatch.setattr(SemanticEncoder, "forward", failing)
     with pytest.raises(KeyboardInterrupt):
-        build_feature_cache(squares, names, encoder, tmp_path, mirror=False, progress=False)
+        build_feature_cache(squares, names, encoder, tmp_path, progress=False)
     sidecar = next(tmp_path.glob("semantic-*.json"))
     assert json.loads(sidecar.read_text())["done"] == 4
     monkeypatch.setattr(SemanticEncoder, "forward", real)
     calls.clear()
     monkeypatch.setattr(SemanticEncoder, "forward", lambda self, l: (calls.append(l.shape[0]), real(self, l))[1])
-    resumed = build_feature_cache(squares, names, encoder, tmp_path, mirror=False, progress=False)
+    resumed = build_feature_cache(squares, names, encoder, tmp_path, progress=False)
     assert calls == [1]  # only the last photo was left
-    fresh = build_feature_cache(squares, names, encoder, tmp_path / "fresh", mirror=False, progress=False)
+    fresh = build_feature_cache(squares, names, encoder, tmp_path / "fresh", progress=False)
     np.testing.assert_array_equal(resumed, fresh)
     calls.clear()
-    build_feature_cache(squares, names, encoder, tmp_path, mirror=False, progress=False)
+    build_feature_cache(squares, names, encoder, tmp_path, progress=False)
     assert calls == []  # complete: reused as is
-    build_feature_cache(squares, names[::-1], encoder, tmp_path, mirror=False, progress=False)
+    build_feature_cache(squares, names[::-1], encoder, tmp_path, progress=False)
     assert sum(calls) == 5  # another photo list: another cache
     assert len(list(tmp_path.glob("semantic-*.npy"))) == 2
 
 
 def test_crops_are_grid_aligned_with_their_features(squares) -> None:
-    features = np.arange(10 * 2 * 4 * 4, dtype=np.float16).reshape(10, 2, 4, 4)
-    crops = SemanticCrops(squares, features, 16)
+    both = np.arange(10 * 2 * 4 * 4, dtype=np.float16).reshape(10, 2, 4, 4)
+    features, mirrored = both[:5], both[5:]
+    crops = SemanticCrops(squares, features, 16, mirrored)
     idx = torch.tensor([3, 1])
     rgb, feats = crops.take(idx, torch.tensor([1, 2]), torch.tensor([2, 0]), torch.tensor([False, True]))
     assert rgb.shape == (2, 3, 16, 16) and feats.shape == (2, 2, 2, 2)
     np.testing.assert_array_equal(rgb[0].permute(1, 2, 0).numpy(), squares[3, 8:24, 16:32])
     np.testing.assert_array_equal(feats[0].numpy(), features[3, :, 1:3, 2:4])
     np.testing.assert_array_equal(rgb[1].permute(1, 2, 0).numpy(), squares[1, :, ::-1][16:32, 0:16])
-    np.testing.assert_array_equal(feats[1].numpy(), features[5 + 1, :, 2:4, 0:2])  # the mirror image's own
+    np.testing.assert_array_equal(feats[1].numpy(), mirrored[1, :, 2:4, 0:2])  # the mirror image's own
     a = crops.sample(4, torch.Generator().manual_seed(0))
     b = crops.sample(4, torch.Generator().manual_seed(0))
     assert all(torch.equal(x, y) for x, y in zip(a, b))
+    plain = SemanticCrops(squares, features, 16)  # without the mirror images' features: never mirrored
+    rgb, _ = plain.sample(64, torch.Generator().manual_seed(0))
+    assert not any(torch.equal(r, torch.from_numpy(np.ascontiguousarray(squares[i, :, ::-1][y:y + 16, x:x + 16]))
+                                .permute(2, 0, 1)) for r in rgb for i in range(5) for y in (0, 8, 16)
+                   for x in (0, 8, 16))
     with pytest.raises(ValueError):
         SemanticCrops(squares, features, 12)  # not on the 1/8 grid

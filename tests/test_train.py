@@ -149,9 +149,9 @@ def test_semantic_training_caches_features_and_ships_its_encoder(photo_dir, tmp_
     assert isinstance(model, SemanticColorizer) and model.encoder.out_channels == 8
     assert model.colorizer.config.semantic_channels == 8
     caches = sorted((out / "cache").glob("semantic-*.npy"))
-    assert len(caches) == 2  # training photos (with their mirror images) and validation photos
-    n_train = len((out / "split/train.txt").read_text().split())
-    assert sorted(np.load(c, mmap_mode="r").shape[0] for c in caches)[-1] == 2 * n_train
+    assert len(caches) == 3  # training photos, their mirror images, validation photos
+    n_train, n_val = (len((out / f"split/{s}.txt").read_text().split()) for s in ("train", "val"))
+    assert sorted(np.load(c, mmap_mode="r").shape[0] for c in caches) == sorted([n_train, n_train, n_val])
     stamps = [c.stat().st_mtime_ns for c in caches]
     train(replace(cfg, steps=3))  # resumes: same encoder, same caches, not rebuilt
     assert [c.stat().st_mtime_ns for c in caches] == stamps
