@@ -92,6 +92,19 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """Memory the daemon holds for its clients, all of them together: per-client limits alone let many clients (or a
+    few that never read) grow it without bound. Defaults sized for a 24 GB workstation that also runs the editor.
+    Only the daemon uses it (the client learns `Limits`, not this)."""
+
+    max_held_bytes: int = 4 << 30  # requests queued or running + replies waiting for their client, all clients
+    max_unread_bytes: int = 1 << 30  # per client: replies it has not taken; past this, further replies are dropped
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Frame:
     """A raw buffer with its wire dtype and shape (row-major, little-endian).
 

@@ -13,6 +13,7 @@ import os
 import queue
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from chromaseg.bridge.endpoint import (EndpointError, abstract_bind_guard, parse
                                        remove_ipc_socket)
 from chromaseg.bridge.protocol import (
     DTYPES,
+    Budget,
     OPS,
     PROTOCOL_VERSION,
     ErrorCode,
@@ -39,8 +41,16 @@ from chromaseg.bridge.worker import WorkItem, Worker
 
 log = logging.getLogger("chromaseg.bridge.server")
 
-_HWM = 16  # messages per peer queued in libzmq, each way: a slow or hostile peer gets back-pressure, not memory
+# Whole messages libzmq holds per connection besides the one being received or written. Incoming ones are outside the
+# daemon's accounting (each may be full-size, and every connection has its own): 2 (libzmq 4.3.5 stalls CURVE
+# handshakes at 1). Outgoing large ones are tracked against the budget; 16 lets a reading client's progress through.
+_RCVHWM = 2
+_SNDHWM = 16
+# Kernel socket buffers small enough that libzmq's one I/O thread moves little per connection per turn, so a flood
+# cannot hold up a ping.
+_SOCKET_BUFFER = 256 << 10
 _OUTBOX_MAX = 256  # replies kept per peer while its pipe is full (results and errors only; progress is dropped)
+_TRACKED = 1 << 20  # replies of at least this many bytes count against the budget until libzmq has written them
 _BATCH = 64  # requests read per wake-up before replies are flushed again
 _FAREWELL = 1.0  # seconds the socket stays open at shutdown after the last final replies went out
 
@@ -50,9 +60,25 @@ class ConfigError(Exception):
 
 
 @dataclass
+class _Outbox:
+    """Final replies a peer has not taken yet (its libzmq pipe is full), and their size in bytes."""
+
+    replies: deque[list[Any]] = field(default_factory=deque)
+    nbytes: int = 0
+
+    def push(self, parts: list[Any]) -> None:
+        self.replies.append(parts)
+        self.nbytes += _size(parts)
+
+    def pop(self) -> None:
+        self.nbytes -= _size(self.replies.popleft())
+
+
+@dataclass
 class ServerConfig:
     endpoint: str
     limits: Limits = field(default_factory=Limits)
+    budget: Budget = field(default_factory=Budget)
     colorizer: str | None = None  # checkpoint path; None: the shipped weights
     curve_secret: Path | None = None  # the daemon's certificate (with its secret key), studio mode
     curve_clients: Path | None = None  # directory of the certificates of the artists allowed in
@@ -99,6 +125,7 @@ class Server:
         check_config(config)
         self.config = config
         self.limits = config.limits
+        self.budget = config.budget
         self.models = ops.Models(config.colorizer)
         self._outgoing: queue.SimpleQueue[tuple[WorkItem, str, dict[str, Any], list[tuple[str, Any]]]] = (
             queue.SimpleQueue()
@@ -108,7 +135,9 @@ class Server:
         self._wake_w.setblocking(False)
         self.worker = Worker(self._emit, warmup=self.models.load)
         self._pending: dict[bytes, set[str]] = {}  # request ids queued or running, per peer
-        self._outbox: dict[bytes, list[tuple[list[Any], bool]]] = {}
+        self._job_bytes: dict[tuple[bytes, str], int] = {}  # request bytes each queued or running job holds
+        self._outbox: dict[bytes, _Outbox] = {}
+        self._sending: list[tuple[zmq.MessageTracker, int]] = []  # large replies libzmq has not written yet, and size
         self._stopping = False
         self._stats = {"requests": 0, "rejected": 0, "internal": 0, "dropped_replies": 0}  # internal: bugs answered
         self._ctx = zmq.Context()
@@ -123,8 +152,10 @@ class Server:
         sock = self._ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # an unreachable peer raises instead of losing replies silently
         sock.setsockopt(zmq.MAXMSGSIZE, self.limits.max_message_bytes)  # libzmq drops a peer sending a larger part
-        sock.setsockopt(zmq.RCVHWM, _HWM)
-        sock.setsockopt(zmq.SNDHWM, _HWM)
+        sock.setsockopt(zmq.RCVHWM, _RCVHWM)
+        sock.setsockopt(zmq.SNDHWM, _SNDHWM)
+        sock.setsockopt(zmq.RCVBUF, _SOCKET_BUFFER)
+        sock.setsockopt(zmq.SNDBUF, _SOCKET_BUFFER)
         sock.setsockopt(zmq.LINGER, 1000)
         sock.setsockopt(zmq.HEARTBEAT_IVL, 10_000)  # notice editors that vanished without closing the connection
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 60_000)
@@ -187,7 +218,8 @@ class Server:
         poller.register(self._wake_r.fileno(), zmq.POLLIN)
         self.worker.start()
         self._write_ready_file()
-        log.info("serving on %s (pid %d, limits %s)", self.bound_endpoint, os.getpid(), self.limits.to_dict())
+        log.info("serving on %s (pid %d, limits %s, budget %s)", self.bound_endpoint, os.getpid(),
+                 self.limits.to_dict(), self.budget.to_dict())
         try:
             while not self._stopping:
                 try:
@@ -322,10 +354,11 @@ class Server:
         elif req.op == "info":
             self._send(identity, [encode_reply("result", req.id, req.op, self._info())], final=True)
         elif req.op == "echo":
+            self._check_budget(req, frames)  # the reply holds these very buffers until the client takes it
             descriptors = [{"name": d.name, "dtype": d.dtype, "shape": list(d.shape)} for d in req.frames]
             body = {"frames": len(frames), "bytes": sum(len(f) for f in frames)}
             header = encode_reply("result", req.id, req.op, body, descriptors)
-            self._send(identity, [header, *frames], final=True)  # the received buffers go back as they are
+            self._send(identity, [header, *(f.buffer for f in frames)], final=True)  # the received buffers, uncopied
         elif req.op == "cancel":
             target = params["target"]
             states = self.worker.cancel(lambda item: item.key == (identity, target))
@@ -349,6 +382,7 @@ class Server:
                 f"this client already has {len(pending)} jobs queued or running (limit {self.limits.max_queue})",
                 req.id,
             )
+        self._check_budget(req, frames)
         arrays = {d.name: ops.as_array(f.buffer, d) for d, f in zip(req.frames, frames)}
         item = WorkItem(
             key=(identity, req.id),
@@ -357,9 +391,42 @@ class Server:
             run=functools.partial(ops.run_job, req.op, self.models, params, arrays),
         )
         pending.add(req.id)
+        self._job_bytes[item.key] = _size(frames)
         position = self.worker.submit(item)
         body = {"stage": "queued", "done": 0, "total": 0, "position": position}
         self._send(identity, [encode_reply("progress", req.id, req.op, body)], final=False)
+
+    def _check_budget(self, req: Request, frames: list[zmq.Frame]) -> None:
+        """Refuse (`queue_full`) a request that would take the daemon past its memory budget. One request is always
+        admitted when nothing is held, so no request is refused forever."""
+        held, need = self._held_bytes(), _size(frames)
+        if held and held + need > self.budget.max_held_bytes:
+            raise ProtocolError(
+                ErrorCode.QUEUE_FULL,
+                f"the daemon is busy: it holds {held} bytes of queued requests and unread replies, and this "
+                f"request's {need} would pass its memory budget of {self.budget.max_held_bytes} "
+                "(--memory-budget); try again when jobs finish",
+                req.id,
+            )
+
+    def _held_bytes(self) -> int:
+        """Bytes held for clients: requests queued or running, replies waiting in outboxes or being written."""
+        return self._queued_bytes() + self._unread_bytes() + self._sending_bytes()
+
+    def _queued_bytes(self) -> int:
+        return sum(self._job_bytes.values())
+
+    def _unread_bytes(self) -> int:
+        return sum(box.nbytes for box in self._outbox.values())
+
+    def _sending_bytes(self) -> int:
+        self._sending = [(tracker, n) for tracker, n in self._sending if not tracker.done]
+        return sum(n for _, n in self._sending)
+
+    def _memory(self) -> dict[str, int]:
+        """For `info`: the budget and what is held against it now."""
+        return {**self.budget.to_dict(), "queued_bytes": self._queued_bytes(), "unread_bytes": self._unread_bytes(),
+                "sending_bytes": self._sending_bytes()}
 
     def _info(self) -> dict[str, Any]:
         running = self.worker.running
@@ -379,6 +446,7 @@ class Server:
             "limits": self.limits.to_dict(),
             "jobs": {"queued": self.worker.queued, "running": running.op if running else None},
             "clients_with_jobs": len(self._pending),
+            "memory": self._memory(),
             "stats": dict(self._stats),
         }
 
@@ -414,6 +482,7 @@ class Server:
                 finals += 1
                 if kind == "error" and body.get("code") == ErrorCode.INTERNAL.value:
                     self._count_internal(item.op, rid)
+                self._job_bytes.pop(item.key, None)
                 pending = self._pending.get(identity)
                 if pending is not None:
                     pending.discard(rid)
@@ -432,44 +501,60 @@ class Server:
 
     def _send(self, identity: bytes, parts: list[Any], final: bool) -> None:
         """Send without ever blocking: a full peer pipe keeps results in a bounded outbox and drops progress."""
-        box = self._outbox.get(identity)
-        if box is not None:
-            self._queue_out(identity, box, parts, final)
-            return
-        try:
-            self._router.send_multipart([identity, *parts], flags=zmq.NOBLOCK, copy=False)
-        except zmq.Again:
-            self._queue_out(identity, self._outbox.setdefault(identity, []), parts, final)
-        except zmq.ZMQError as exc:
-            if exc.errno != errno.EHOSTUNREACH:
-                raise
-            self._peer_gone(identity)
+        if identity not in self._outbox:
+            try:
+                self._transmit(identity, parts)
+                return
+            except zmq.Again:
+                pass
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EHOSTUNREACH:
+                    raise
+                self._peer_gone(identity)
+                return
+        if final:
+            self._queue_out(identity, parts)
 
-    def _queue_out(self, identity: bytes, box: list[tuple[list[Any], bool]], parts: list[Any], final: bool) -> None:
-        if not final:
-            return
-        if len(box) >= _OUTBOX_MAX:
-            self._stats["dropped_replies"] += 1
-            log.warning("client %s does not read its replies; dropping one", identity.hex())
-            return
-        box.append((parts, final))
+    def _transmit(self, identity: bytes, parts: list[Any]) -> None:
+        """Hand a reply to libzmq without blocking or copying (zmq.Again: the peer's pipe is full). A large one is
+        tracked: libzmq holds its buffers until it has written them, and the budget must know."""
+        size = _size(parts)
+        tracker = self._router.send_multipart([identity, *parts], flags=zmq.NOBLOCK, copy=False,
+                                              track=size >= _TRACKED)
+        if size >= _TRACKED:
+            self._sending.append((tracker, size))
+
+    def _queue_out(self, identity: bytes, parts: list[Any]) -> None:
+        box = self._outbox.setdefault(identity, _Outbox())
+        if box.nbytes >= self.budget.max_unread_bytes or len(box.replies) >= _OUTBOX_MAX:
+            self._drop_reply(identity, box, parts)
+        else:
+            box.push(parts)
+
+    def _drop_reply(self, identity: bytes, box: _Outbox, parts: list[Any]) -> None:
+        """The client does not read its replies: keeping more would let it grow the daemon without bound."""
+        self._stats["dropped_replies"] += 1
+        n = self._stats["dropped_replies"]
+        if n <= 20 or n % 1000 == 0:
+            log.warning("client %s does not read its replies (%d waiting, %d bytes; limits %d, %d bytes): "
+                        "dropped reply #%d (%d bytes)", identity.hex(), len(box.replies), box.nbytes, _OUTBOX_MAX,
+                        self.budget.max_unread_bytes, n, _size(parts))
 
     def _retry_outbox(self) -> None:
         for identity in list(self._outbox):
             box = self._outbox[identity]
-            while box:
+            while box.replies:
                 try:
-                    self._router.send_multipart([identity, *box[0][0]], flags=zmq.NOBLOCK, copy=False)
+                    self._transmit(identity, box.replies[0])
                 except zmq.Again:
                     break
                 except zmq.ZMQError as exc:
                     if exc.errno != errno.EHOSTUNREACH:
                         raise
-                    box.clear()
                     self._peer_gone(identity)
                     break
-                box.pop(0)
-            if not box:
+                box.pop()
+            if not box.replies:
                 self._outbox.pop(identity, None)
 
     def _drain_outbox(self, deadline: float) -> None:
@@ -486,6 +571,11 @@ class Server:
             states = self.worker.cancel(lambda item: item.key[0] == identity)
             if states:
                 log.info("client %s went away; cancelled %d job(s)", identity.hex(), len(states))
+
+
+def _size(parts: list[Any]) -> int:
+    """Bytes of a message's parts (bytes, zmq frames, byte memoryviews)."""
+    return sum(len(p) for p in parts)
 
 
 def _wire_dtype(array: np.ndarray) -> str:
