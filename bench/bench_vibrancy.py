@@ -6,6 +6,7 @@ is the temperature with the lowest CIEDE2000 among those whose colorfulness reac
 the ground truth's: faithful colors, but not washed out toward gray (which CIEDE2000 alone would reward).
 
 Usage: python bench/bench_vibrancy.py --images ../shared/data/train [--photos 150] [--model CKPT] [--json OUT]
+       [--record]   (writes the chosen default into the checkpoint, as its `temperature`)
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ def main() -> None:
     parser.add_argument("--min-colorfulness", type=float, default=0.65, help="share of the ground truth's")
     parser.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
     parser.add_argument("--json", default=None, help="also write the rows as JSON")
+    parser.add_argument("--record", action="store_true",
+                        help="store the chosen temperature in the checkpoint (--model) as its default vibrancy")
     args = parser.parse_args()
 
     from chromaseg.core.evaluate import eval_paths, evaluate
@@ -59,6 +62,26 @@ def main() -> None:
           f"(65 % = {args.min_colorfulness * gt:.1f}). Default: T = {best['temperature']}.")
     if args.json:
         Path(args.json).write_text(json.dumps({"gt_colorfulness": gt, "rows": rows, "default": best}, indent=1))
+    if args.record:
+        record_temperature(args.model, best["temperature"])
+
+
+def record_temperature(checkpoint: str | None, temperature: float) -> None:
+    """Rewrite ``checkpoint`` with ``extra.temperature`` set (through a temporary file)."""
+    import os
+
+    import torch
+
+    from chromaseg.core.model import read_checkpoint
+
+    if checkpoint is None:
+        raise SystemExit("--record needs --model: the checkpoint to write the default into")
+    doc = read_checkpoint(checkpoint)
+    doc["extra"]["temperature"] = temperature
+    tmp = f"{checkpoint}.partial"
+    torch.save(doc, tmp)
+    os.replace(tmp, checkpoint)
+    print(f"recorded temperature {temperature} in {checkpoint}")
 
 
 if __name__ == "__main__":

@@ -169,8 +169,7 @@ def predict_chroma(net: torch.nn.Module, l_full: np.ndarray, hints: HintPixels |
         hint_ab, hint_mask = reduce_hints(hints.mask, hints.ab, size=(h, w))
     ab_small = predict_ab(net, l_small, hint_ab, hint_mask, temperature)
     if hint_mask is not None:
-        unhinted = predict_ab(net, l_small, None, None, temperature)
-        ab_small = propagate_residuals(l_small, ab_small, hint_mask, hint_ab, unhinted=unhinted)
+        ab_small = propagate_residuals(l_small, ab_small, hint_mask, hint_ab)
     coef_a, coef_b = guided_coefficients(l_small * np.float32(0.01), ab_small, GUIDE_RADIUS, GUIDE_EPS)
     ab = np.empty((big_h, big_w, 2), np.float32)
     for y in range(0, big_h, TILE_ROWS):

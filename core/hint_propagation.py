@@ -43,11 +43,8 @@ def edge_laplacian(l: np.ndarray, sigma: float = EDGE_SIGMA) -> sp.csr_matrix:
 
 
 class HintField:
-    """The edge-aware spreading operator of one L grid and one set of hinted cells, factorized once.
-
-    :meth:`spread` solves the Dirichlet problem above for any values on the hinted cells: the hints' residuals, or
-    a constant 1, which gives each cell's *reach* (how strongly the hints' region claims it: 1 on a hint, near 1
-    across its even-lightness region, falling at edges and with distance)."""
+    """The edge-aware spreading operator of one L grid and one set of hinted cells, factorized once: :meth:`spread`
+    solves the Dirichlet problem above for any values on the hinted cells (each column is one right-hand side)."""
 
     def __init__(self, l: np.ndarray, hint_mask: np.ndarray, sigma: float = EDGE_SIGMA,
                  decay: float = DECAY) -> None:
@@ -78,23 +75,15 @@ class HintField:
 
 
 def propagate_residuals(l: np.ndarray, ab: np.ndarray, hint_mask: np.ndarray, hint_ab: np.ndarray,
-                        sigma: float = EDGE_SIGMA, decay: float = DECAY,
-                        unhinted: np.ndarray | None = None) -> np.ndarray:
+                        sigma: float = EDGE_SIGMA, decay: float = DECAY) -> np.ndarray:
     """(h, w, 2) float32: the prediction ``ab`` plus the hints' residuals spread along ``l``.
 
-    ``l``: (h, w) L in [0, 100]; ``ab``: (h, w, 2) prediction with the hints; ``hint_mask``: (h, w) bool;
-    ``hint_ab``: (2, h, w) hint colors (read where the mask is set). Hinted cells come out equal to their hint.
-    ``unhinted``: the same network's prediction without hints. When given, the hints' effect on the prediction is
-    kept only as far as their reach (see :class:`HintField`): the network shifts colors everywhere when it sees a
-    hint (its global branch reads the hints as a cue to the whole scene), and an artist's hint on one object must
-    not recolor its neighbours.
+    ``l``: (h, w) L in [0, 100]; ``ab``: (h, w, 2) prediction; ``hint_mask``: (h, w) bool; ``hint_ab``: (2, h, w)
+    hint colors (read where the mask is set). Hinted cells come out equal to their hint.
     """
     out = np.array(ab, np.float32, copy=True)
     mask = np.asarray(hint_mask, bool)
     if not mask.any():
         return out
-    field = HintField(l, mask, sigma, decay)
-    if unhinted is not None:
-        out = unhinted + field.spread(np.ones(field.hint_ix.size)) * (out - unhinted)
     residual = (np.moveaxis(np.asarray(hint_ab, np.float32), 0, -1) - out)[mask]
-    return out + field.spread(residual)
+    return out + HintField(l, mask, sigma, decay).spread(residual)

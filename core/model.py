@@ -105,6 +105,21 @@ class GlobalFusion(nn.Module):
         return self.fuse(torch.cat([x, g], dim=1))
 
 
+class SemanticFusion(nn.Module):
+    """Adds what the semantic features tell to the 1/8 features: a residual branch (1x1 over both, BN) whose BN
+    scale starts at zero, so a colorizer that learned without semantics starts out exactly as it was (``--init``)
+    and the semantics are learned on top of it."""
+
+    def __init__(self, channels: int, semantic_channels: int) -> None:
+        super().__init__()
+        self.mix = nn.Conv2d(channels + semantic_channels, channels, 1, bias=False)
+        self.norm = nn.BatchNorm2d(channels)
+        nn.init.zeros_(self.norm.weight)
+
+    def forward(self, x: torch.Tensor, semantic: torch.Tensor) -> torch.Tensor:
+        return x + self.norm(self.mix(torch.cat([x, semantic], dim=1)))
+
+
 class Colorizer(nn.Module):
     """Local + global colorization network predicting K class logits at 1/4 of the input resolution.
 
@@ -133,7 +148,7 @@ class Colorizer(nn.Module):
         else:
             raise ValueError(f"unknown encoder {config.encoder!r} (mobile or dense)")
         self.global_fusion = GlobalFusion(c4)
-        self.semantic_fuse = _pointwise(c3 + config.semantic_channels, c3) if config.semantic_channels else None
+        self.semantic_fuse = SemanticFusion(c3, config.semantic_channels) if config.semantic_channels else None
         self.up8 = nn.Sequential(_pointwise(c4 + c3, c3), SeparableBlock(c3, c3), SeparableBlock(c3, c3, dilation=2))
         # The 1/4 decoder also sees the hints pooled to its grid, so a hint's color reaches the head directly.
         self.up4 = nn.Sequential(_pointwise(c3 + c2 + 3, c2), SeparableBlock(c2, c2), SeparableBlock(c2, c2))
@@ -163,7 +178,7 @@ class Colorizer(nn.Module):
                 raise ValueError("this colorizer fuses semantic features: pass semantic=")
             if semantic.shape[-2:] != f8.shape[-2:]:
                 semantic = F.interpolate(semantic, size=f8.shape[-2:], mode="bilinear", align_corners=False)
-            f8 = self.semantic_fuse(torch.cat([f8, semantic], dim=1))
+            f8 = self.semantic_fuse(f8, semantic)
         f16 = self.global_fusion(self.down16(f8))
         up = F.interpolate(f16, size=f8.shape[-2:], mode="bilinear", align_corners=False)
         d8 = self.up8(torch.cat([up, f8], dim=1))

@@ -319,16 +319,25 @@ def inference_resolution(cfg: TrainConfig) -> int:
 
 
 def _initial_weights(cfg: TrainConfig, table: ClassTable) -> Colorizer:
-    """The model of ``cfg.init``, checked to predict the classes of this run's table."""
-    colorizer = model_from_checkpoint(read_checkpoint(cfg.init))
-    if colorizer.table is None or not np.array_equal(colorizer.table.kept, table.kept):
+    """The model of ``cfg.init``, checked to predict the classes of this run's table. A colorizer trained without
+    semantics may start a semantic run of the same architecture and width: its weights are taken as they are and
+    the semantic fusion, a residual branch that starts at zero, is new (the model starts out exactly as it was)."""
+    start = model_from_checkpoint(read_checkpoint(cfg.init))
+    if start.table is None or not np.array_equal(start.table.kept, table.kept):
         raise ValueError(f"{cfg.init} predicts other color classes than {Path(cfg.out) / TABLE_FILE}; "
                          "copy its class table into the output folder first")
-    wanted = (cfg.arch, cfg.width, cfg.semantic_channels if cfg.semantic else 0)
-    if (colorizer.arch, colorizer.config.width, colorizer.config.semantic_channels) != wanted:
-        raise ValueError(f"{cfg.init} is a {colorizer.arch} model of width {colorizer.config.width} (semantic "
-                         f"channels {colorizer.config.semantic_channels}); this run asks for {cfg.arch} of width "
-                         f"{cfg.width}{' with the semantic branch' if cfg.semantic else ''}")
+    channels = cfg.semantic_channels if cfg.semantic else 0
+    if (start.arch, start.config.width) != (cfg.arch, cfg.width) or start.config.semantic_channels not in (0, channels):
+        raise ValueError(f"{cfg.init} is a {start.arch} model of width {start.config.width} (semantic "
+                         f"channels {start.config.semantic_channels}); this run asks for {cfg.arch} of width "
+                         f"{cfg.width}{f' with {channels} semantic channels' if cfg.semantic else ''}")
+    if start.config.semantic_channels == channels:
+        return start.train()
+    colorizer = build_colorizer(cfg.arch, table=table, width=cfg.width, semantic_channels=channels)
+    missing, unexpected = colorizer.load_state_dict(start.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("semantic_fuse.") for k in missing):
+        raise ValueError(f"{cfg.init} does not fit {cfg.arch}: missing {missing}, unexpected {unexpected}")
+    colorizer.extra = dict(start.extra)
     return colorizer.train()
 
 

@@ -186,3 +186,25 @@ def test_fine_tuning_starts_from_a_checkpoint_and_checks_its_classes(photo_dir, 
         train(replace(_tiny_config(photo_dir, other, 1), init=str(first / "colorizer.pt")))
     with pytest.raises(ValueError, match="width 8"):  # the card would otherwise report a width the model lacks
         train(replace(_tiny_config(photo_dir, tuned, 1), width=16, init=str(first / "colorizer.pt")), resume=False)
+
+
+def test_a_semantic_run_can_start_from_a_colorizer_trained_without_semantics(photo_dir, tmp_path,
+                                                                            monkeypatch) -> None:
+    import chromaseg.core.train as train_module
+    from chromaseg.core.semantic import DeepLabV3MobileNetV2
+
+    first = tmp_path / "plain"
+    train(_tiny_config(photo_dir, first, 2))
+    monkeypatch.setattr(train_module, "load_deeplab", lambda folder=None: DeepLabV3MobileNetV2())
+    sem = tmp_path / "sem"
+    sem.mkdir()
+    (sem / "class_table.json").write_bytes((first / "class_table.json").read_bytes())
+    cfg = replace(_tiny_config(photo_dir, sem, 0), semantic=True, semantic_channels=8,
+                  init=str(first / "colorizer.pt"))
+    train(cfg)  # zero steps: the fusion's residual starts at zero, so the model predicts exactly as before
+    plain, fused = load_checkpoint(first / "colorizer.pt"), load_checkpoint(sem / "colorizer.pt")
+    l = torch.rand(2, 1, 24, 32) * 100
+    with torch.no_grad():
+        torch.testing.assert_close(fused(l), plain(l))
+    with pytest.raises(ValueError, match="width 8"):
+        train(replace(cfg, width=16, out=str(tmp_path / "other")), resume=False)
