@@ -140,6 +140,7 @@ class Server:
         self._sending: list[tuple[zmq.MessageTracker, int]] = []  # large replies libzmq has not written yet, and size
         self._stopping = False
         self._stats = {"requests": 0, "rejected": 0, "internal": 0, "dropped_replies": 0}  # internal: bugs answered
+        self._requests_by_op: dict[str, int] = {}  # well-formed requests read, per op
         self._ctx = zmq.Context()
         self._auth: Any = None
         self._ipc_path: str | None = None
@@ -290,6 +291,7 @@ class Server:
             req = parse_request(head.buffer, self.limits)
             frames = self._read_frames(req)
             self._stats["requests"] += 1
+            self._requests_by_op[req.op] = self._requests_by_op.get(req.op, 0) + 1
             self._dispatch(identity, req, frames)
         except ProtocolError as exc:
             self._discard_rest()
@@ -447,7 +449,7 @@ class Server:
             "jobs": {"queued": self.worker.queued, "running": running.op if running else None},
             "clients_with_jobs": len(self._pending),
             "memory": self._memory(),
-            "stats": dict(self._stats),
+            "stats": {**self._stats, "by_op": dict(self._requests_by_op)},
         }
 
     # --- sending --------------------------------------------------------------------------------------------------

@@ -219,7 +219,7 @@ def test_client_that_never_reached_a_daemon_does_not_claim_a_log_path(tmp_path) 
 def test_idle_client_survives_a_daemon_restart(fresh_daemon, tmp_path, backend, transport) -> None:
     endpoint = f"ipc://{tmp_path}/run/daemon.sock" if transport == "ipc" else f"tcp://127.0.0.1:{_free_port()}"
     first = fresh_daemon(endpoint=endpoint, wait_models=False)
-    with Client(endpoint, timeout=5, backend=backend) as c:
+    with Client(endpoint, timeout=30, backend=backend) as c:  # long: no liveness ping on a slow (loaded) machine
         assert c.info()["pid"] == first.proc.pid
         assert first.stop() == 0
         second = fresh_daemon(endpoint=endpoint, wait_models=False)
@@ -244,7 +244,7 @@ def test_job_in_flight_when_the_daemon_dies_fails_and_is_never_resent(fresh_daem
         assert c.ping()["pong"]
         info = c.info()
         assert info["pid"] == second.proc.pid and info["jobs"] == {"queued": 0, "running": None}
-        assert info["stats"]["requests"] == 3  # handshake, ping, info: the harmonize never reached this daemon
+        assert "harmonize" not in info["stats"]["by_op"]  # never resent (a liveness ping may have been sent)
 
 
 def test_curve_refusals_are_reported_as_such(fresh_daemon, certificates) -> None:
