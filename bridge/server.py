@@ -503,19 +503,23 @@ class Server:
 
     def _send(self, identity: bytes, parts: list[Any], final: bool) -> None:
         """Send without ever blocking: a full peer pipe keeps results in a bounded outbox and drops progress."""
-        if identity not in self._outbox:
-            try:
-                self._transmit(identity, parts)
-                return
-            except zmq.Again:
-                pass
-            except zmq.ZMQError as exc:
-                if exc.errno != errno.EHOSTUNREACH:
-                    raise
-                self._peer_gone(identity)
-                return
+        if identity not in self._outbox and self._try_transmit(identity, parts) is not False:
+            return
         if final:
             self._queue_out(identity, parts)
+
+    def _try_transmit(self, identity: bytes, parts: list[Any]) -> bool | None:
+        """True: handed to libzmq; False: the peer's pipe is full (keep it); None: the peer is gone (forgotten)."""
+        try:
+            self._transmit(identity, parts)
+            return True
+        except zmq.Again:
+            return False
+        except zmq.ZMQError as exc:
+            if exc.errno != errno.EHOSTUNREACH:
+                raise
+            self._peer_gone(identity)
+            return None
 
     def _transmit(self, identity: bytes, parts: list[Any]) -> None:
         """Hand a reply to libzmq without blocking or copying (zmq.Again: the peer's pipe is full). A large one is
@@ -546,14 +550,8 @@ class Server:
         for identity in list(self._outbox):
             box = self._outbox[identity]
             while box.replies:
-                try:
-                    self._transmit(identity, box.replies[0])
-                except zmq.Again:
-                    break
-                except zmq.ZMQError as exc:
-                    if exc.errno != errno.EHOSTUNREACH:
-                        raise
-                    self._peer_gone(identity)
+                sent = self._try_transmit(identity, box.replies[0])
+                if not sent:
                     break
                 box.pop()
             if not box.replies:
