@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from chromaseg.cli import arguments
 from chromaseg.cli.image_files import BadImage, ensure_writable_folder, read_image, write_png
 from chromaseg.cli.output_names import files_in_folder, output_names
 
@@ -58,9 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(write --suffix=-TEXT for one that starts with a dash)")
     p.add_argument("--hints", metavar="HINTLAYER.png",
                    help="RGBA hint layer (alpha > 0 = hint) of the same size as every input")
-    p.add_argument("--vibrancy", type=float, default=None, metavar="T",
-                   help="annealed-mean temperature (default: the model's tuned one, 0.6 for the shipped weights; "
-                        "lower = bolder)")
+    p.add_argument("--vibrancy", type=arguments.vibrancy, default=None, metavar="V",
+                   help="0..1, higher = bolder colors: the share of the colorizer's class rebalancing kept "
+                        "(default: the model's measured one)")
     p.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
     p.add_argument("--resolution", type=int, default=None,
                    help="long side the network sees (default: the one the model was trained for)")

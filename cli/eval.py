@@ -5,6 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
+from chromaseg.cli import arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("eval", help="evaluate the colorizer on color photos",
@@ -19,8 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N photos")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--vibrancy", type=float, default=None, metavar="T",
-                   help="annealed-mean temperature (default: the model's tuned one)")
+    p.add_argument("--vibrancy", type=arguments.vibrancy, default=None, metavar="V",
+                   help="0..1, higher = bolder colors: the share of the colorizer's class rebalancing kept "
+                        "(default: the model's measured one)")
     p.add_argument("--harmonize", action="store_true",
                    help="also score the colorizer followed by Algorithm 1 over automatic segments")
     p.set_defaults(run=run)

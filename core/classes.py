@@ -255,11 +255,43 @@ def decode_mode(logits: Any, centers: Any, dim: int = 1) -> Any:
     return ab.movedim(-1, dim)
 
 
+def rebalance_log_weights(counts: Any, upsilon: float = 0.5, phi: float | None = None) -> Any:
+    """log W_c of Eq. 15 over the training set's class counts (a torch float tensor).
+
+    The rebalanced loss multiplies each class's share in the optimum by W_c, so the network outputs roughly
+    W_c p(c | x) renormalized: more of the rare, saturated classes than the photos hold. Subtracting log W_c from the
+    logits undoes that prior (Bayes' rule) and recovers the data's own posterior; how much of it is undone is the
+    artist's vibrancy (:func:`rebalanced_logits`). The batch counts of Eq. 15 are replaced by the table's counts,
+    the expectation of any batch's."""
+    import torch
+
+    return torch.log(batch_class_weights(torch.as_tensor(np.asarray(counts), dtype=torch.float32), upsilon, phi))
+
+
+def check_vibrancy(vibrancy: float) -> float:
+    """``vibrancy`` as a float, or ValueError when it is not a share (0..1) of the rebalancing to keep."""
+    vibrancy = float(vibrancy)
+    if not 0.0 <= vibrancy <= 1.0:
+        raise ValueError(f"vibrancy must lie in [0, 1] (higher: bolder colors); got {vibrancy:g}")
+    return vibrancy
+
+
+def rebalanced_logits(logits: Any, log_weights: Any, vibrancy: float, dim: int = 1) -> Any:
+    """Keep ``vibrancy`` (0..1) of the class rebalancing the network learned: 1 decodes its output as trained
+    (the paper's vivid colors), 0 the data's posterior (the most faithful colors, muted where the photo is
+    ambiguous)."""
+    if check_vibrancy(vibrancy) == 1.0:
+        return logits
+    shape = [1] * logits.dim()
+    shape[dim] = -1
+    return logits.float() - (1.0 - vibrancy) * log_weights.to(logits.device).view(shape)
+
+
 def decode_annealed_mean(logits: Any, centers: Any, temperature: float = DEFAULT_TEMPERATURE, dim: int = 1) -> Any:
     """Annealed mean (Zhang et al. 2016): the expectation of bin centers under p^(1/T), renormalized.
 
     softmax(z / T) is exactly p^(1/T) renormalized, and stays stable for small T. T -> 0 tends to the mode, T = 1 is
-    the plain mean; T is the artist's vibrancy control.
+    the plain mean.
     """
     import torch
 

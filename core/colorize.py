@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chromaseg.core.classes import DEFAULT_TEMPERATURE, decode_annealed_mean
+from chromaseg.core.classes import (DEFAULT_TEMPERATURE, check_vibrancy, decode_annealed_mean,
+                                    rebalance_log_weights, rebalanced_logits)
 from chromaseg.core.color import from_unit_float, lab_to_srgb, srgb_to_lab, to_unit_float
 from chromaseg.core.guided import guided_coefficients, upsample_rows
 from chromaseg.core.hint_propagation import propagate_residuals
@@ -36,6 +37,8 @@ GUIDE_RADIUS = 4  # guided filter radius, in model-resolution pixels
 GUIDE_EPS = 1e-3  # guided filter regularization (L scaled to [0, 1])
 L_TOLERANCE = 0.2  # L drift allowed by gamut fitting before output quantization
 GAMUT_STEPS = 7  # bisection steps of the chroma scale (1/128 precision)
+# Vibrancy of a checkpoint that recorded no measured default: the paper's decoding, all the rebalancing kept.
+DEFAULT_VIBRANCY = 1.0
 
 
 @lru_cache(maxsize=4)
@@ -71,6 +74,36 @@ def model_temperature(model: torch.nn.Module) -> float:
     """The annealed-mean temperature a model decodes with by default: the one tuned for it on validation photos and
     recorded in its checkpoint, else the paper's DEFAULT_TEMPERATURE."""
     return float(_checkpoint_extra(model).get("temperature", DEFAULT_TEMPERATURE))
+
+
+def model_vibrancy(model: torch.nn.Module) -> float:
+    """The vibrancy a model decodes with by default: the one chosen for it on validation photos
+    (bench/bench_vibrancy.py) and recorded in its checkpoint, else DEFAULT_VIBRANCY."""
+    return float(_checkpoint_extra(model).get("vibrancy", DEFAULT_VIBRANCY))
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How class probabilities become a*, b*: keep ``vibrancy`` of the class rebalancing (Eq. 15's weights as
+    ``log_weights``), then the annealed mean at ``temperature``."""
+
+    temperature: float
+    vibrancy: float
+    log_weights: torch.Tensor
+
+    @classmethod
+    def for_model(cls, model: torch.nn.Module, vibrancy: float | None = None) -> Decoding:
+        """The model's own decoding; ``vibrancy`` (0..1, higher = bolder) overrides its default."""
+        vibrancy = check_vibrancy(model_vibrancy(model) if vibrancy is None else vibrancy)
+        if model.table is None:  # a model without its class table (built in memory): nothing to undo
+            return cls(model_temperature(model), vibrancy, torch.zeros(model.centers.shape[0]))
+        loss = _checkpoint_extra(model).get("train_config", {})
+        weights = rebalance_log_weights(model.table.class_counts, loss.get("upsilon", 0.5), loss.get("phi"))
+        return cls(model_temperature(model), vibrancy, weights)
+
+    def __call__(self, logits: torch.Tensor, centers: Any) -> torch.Tensor:
+        return decode_annealed_mean(rebalanced_logits(logits, self.log_weights, self.vibrancy), centers,
+                                    self.temperature)
 
 
 def model_size(height: int, width: int, resolution: int) -> tuple[int, int]:
@@ -129,8 +162,8 @@ def fit_chroma(lab: np.ndarray, tolerance: float = L_TOLERANCE, steps: int = GAM
 
 @torch.no_grad()
 def predict_ab(model: torch.nn.Module, l_small: np.ndarray, hint_ab: np.ndarray | None, hint_mask: np.ndarray | None,
-               temperature: float) -> np.ndarray:
-    """(h, w, 2) float32 annealed-mean a*, b* for a model-resolution L (h, w), bilinearly brought to (h, w)."""
+               decoding: Decoding) -> np.ndarray:
+    """(h, w, 2) float32 decoded a*, b* for a model-resolution L (h, w), bilinearly brought to (h, w)."""
     device = next(model.parameters()).device
     l = torch.from_numpy(np.ascontiguousarray(l_small, np.float32))[None, None].to(device)
     if hint_ab is None:
@@ -139,7 +172,7 @@ def predict_ab(model: torch.nn.Module, l_small: np.ndarray, hint_ab: np.ndarray 
         ab = torch.from_numpy(hint_ab)[None].to(device)
         mask = torch.from_numpy(hint_mask.astype(np.float32))[None, None].to(device)
         logits = model(l, ab, mask)
-    ab = decode_annealed_mean(logits, model.centers, temperature)
+    ab = decoding(logits, model.centers)
     ab = F.interpolate(ab, size=l.shape[-2:], mode="bilinear", align_corners=False)
     return ab[0].permute(1, 2, 0).float().cpu().numpy()
 
@@ -158,7 +191,7 @@ class HintPixels:
 
 
 def predict_chroma(net: torch.nn.Module, l_full: np.ndarray, hints: HintPixels | None, resolution: int,
-                   temperature: float) -> np.ndarray:
+                   decoding: Decoding) -> np.ndarray:
     """(H, W, 2) a*, b* for a full-resolution L (H, W): the network at ``resolution`` on the long side, then only
     the guided-filter coefficients are upsampled along the full-resolution L, in bands of rows."""
     big_h, big_w = l_full.shape
@@ -167,7 +200,7 @@ def predict_chroma(net: torch.nn.Module, l_full: np.ndarray, hints: HintPixels |
     hint_ab = hint_mask = None
     if hints is not None and hints.mask.any():
         hint_ab, hint_mask = reduce_hints(hints.mask, hints.ab, size=(h, w))
-    ab_small = predict_ab(net, l_small, hint_ab, hint_mask, temperature)
+    ab_small = predict_ab(net, l_small, hint_ab, hint_mask, decoding)
     if hint_mask is not None:
         ab_small = propagate_residuals(l_small, ab_small, hint_mask, hint_ab)
     coef_a, coef_b = guided_coefficients(l_small * np.float32(0.01), ab_small, GUIDE_RADIUS, GUIDE_EPS)
@@ -204,8 +237,9 @@ def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: 
 
     Returns the same dtype, height, width and alpha; a 2-D gray layer comes back as HxWx3 (color needs three
     channels). Only a*, b* change. ``hints``: HxWx4 RGBA hint layer (alpha > 0 = hint); each hint's correction
-    spreads over its region along L (:mod:`chromaseg.core.hint_propagation`). ``vibrancy``: annealed-mean
-    temperature (default: the model's tuned one, see :func:`model_temperature`; lower = bolder). The three-stage pipeline (seed 000) over ``segments`` (an HxW label
+    spreads over its region along L (:mod:`chromaseg.core.hint_propagation`). ``vibrancy`` (0..1, higher =
+    bolder): how much of the class rebalancing the network learned is kept when decoding (default: the model's
+    measured one, see :func:`model_vibrancy`). The three-stage pipeline (seed 000) over ``segments`` (an HxW label
     map, -1 = none, or a list of HxW masks; computed by ``segmenter``, default ``Segmenter.default()``, when a stage
     needs them and none are given): ``segment_pass`` re-predicts each large segment on its own crop and fuses it
     back with a feathered edge; ``confine_hints`` lets a hint color only its own segment; ``harmonize`` runs CCC
@@ -225,7 +259,7 @@ def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: 
         raise ValueError(f"the hint layer must be {big_h}x{big_w}; got {np.shape(hints)}")
     report = progress or (lambda stage, done, total: None)
     net = get_model(model)
-    temperature = model_temperature(net) if vibrancy is None else float(vibrancy)
+    decoding = Decoding.for_model(net, vibrancy)
     res = resolution or model_resolution(net)
 
     l_full = np.empty((big_h, big_w), np.float32)
@@ -235,7 +269,7 @@ def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: 
     has_hints = hint_px is not None and bool(hint_px.mask.any())
 
     report("colorize", 0, 1)
-    ab = predict_chroma(net, l_full, hint_px, res, temperature)
+    ab = predict_chroma(net, l_full, hint_px, res, decoding)
     report("colorize", 1, 1)
     labels = None
     if harmonize or segment_pass or (confine_hints and has_hints):
@@ -246,14 +280,14 @@ def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: 
         else:
             labels = segment_labels(segments, (big_h, big_w))
     if confine_hints and has_hints:
-        ab = confine_to_hinted_segments(ab, predict_chroma(net, l_full, None, res, temperature), labels, hint_px.mask)
+        ab = confine_to_hinted_segments(ab, predict_chroma(net, l_full, None, res, decoding), labels, hint_px.mask)
     if segment_pass:
         def predict_region(crop: Any) -> np.ndarray:
             ys, xs = crop.slices
             region_hints = hint_px.crop(ys, xs) if has_hints else None
             if confine_hints and region_hints is not None:  # the crop's own segment decides what its hints color
                 region_hints = region_hints if (labels[ys, xs][region_hints.mask] == crop.label).any() else None
-            return predict_chroma(net, l_full[ys, xs], region_hints, res, temperature)
+            return predict_chroma(net, l_full[ys, xs], region_hints, res, decoding)
 
         refine_segments(ab, labels, predict_region, res, lambda done, total: report("segment pass", done, total))
     if has_hints:

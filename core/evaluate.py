@@ -87,12 +87,13 @@ Method = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 
 def evaluate(paths: Sequence[str | os.PathLike], hint_counts: Sequence[int] = (0, 1, 10, 100),
              model: Any = None, seed: int = 0, long_side: int = LONG_SIDE, vibrancy: float | None = None,
-             progress: bool = True, harmonize: bool = False) -> dict[str, Any]:
+             progress: bool = True, harmonize: bool = False, vibrancies: Sequence[float] = ()) -> dict[str, Any]:
     """Mean metrics per method and hint count over ``paths``; also the ground truth's colorfulness.
 
     Methods: ``model`` (colorize with the given or shipped colorizer), ``gray`` and ``propagation``. Hint seeds are
     derived from ``seed`` and the photo's index, so every method sees the same hints. ``vibrancy``: the model's
-    annealed-mean temperature (default: colorize's). ``harmonize`` adds ``model+harmonize``: the same colorizer
+    vibrancy (default: the model's own); ``vibrancies`` adds a method ``model@V`` per value (a sweep that runs the
+    photo's semantic features once). ``harmonize`` adds ``model+harmonize``: the same colorizer
     followed by Algorithm 1 over the default segmenter's segments of the gray input.
     """
     from tqdm import tqdm
@@ -105,6 +106,8 @@ def evaluate(paths: Sequence[str | os.PathLike], hint_counts: Sequence[int] = (0
         "gray": lambda gray, hints: gray,
         "propagation": lambda gray, hints: gray if hints is None else propagate_hints(gray, hints),
     }
+    for v in vibrancies:
+        methods[f"model@{v:g}"] = lambda gray, hints, v=v: colorize(gray, hints=hints, model=net, vibrancy=v)
     if harmonize:
         from chromaseg.core.segment import Segmenter
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from chromaseg.core.classes import (GRID_CLASSES, ClassTable, ab_to_class, batch_class_weights, build_class_table,
                                     class_to_ab, class_weighted_cross_entropy, decode_annealed_mean, decode_mode,
-                                    grid_centers)
+                                    grid_centers, rebalance_log_weights, rebalanced_logits)
 from chromaseg.core.color import lab_to_srgb
 
 
@@ -188,3 +188,21 @@ def test_lower_temperature_is_more_vivid():
     logits = torch.tensor([1.0, 1.5, 2.0]).reshape(1, 3, 1, 1)  # the most likely class is the most chromatic
     chroma = [decode_annealed_mean(logits, centers, t).flatten()[0].item() for t in (1.0, 0.38, 0.1)]
     assert chroma[0] < chroma[1] < chroma[2]
+
+
+def test_vibrancy_zero_undoes_the_rebalancing_prior():
+    """A network trained with the rebalanced loss outputs W_c p(c) renormalized; vibrancy 0 recovers p (Bayes),
+    vibrancy 1 leaves the output as trained, and the weights are those of Eq. 15 over the table's counts."""
+    counts = np.array([900.0, 90.0, 9.0, 1.0])
+    log_w = rebalance_log_weights(counts, upsilon=0.5)
+    np.testing.assert_allclose(log_w.exp().numpy(), batch_class_weights(counts, 0.5), rtol=1e-6)
+    p = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    trained = torch.log(p * log_w.exp() / (p * log_w.exp()).sum()).reshape(1, 4, 1, 1)
+    undone = torch.softmax(rebalanced_logits(trained, log_w, 0.0), dim=1).flatten()
+    np.testing.assert_allclose(undone.numpy(), p.numpy(), rtol=1e-5)
+    assert rebalanced_logits(trained, log_w, 1.0) is trained
+    half = torch.softmax(rebalanced_logits(trained, log_w, 0.5), dim=1).flatten()
+    assert p[0] > half[0] > torch.softmax(trained, dim=1).flatten()[0]  # in between, monotonically
+    for bad in (-0.01, 1.01):
+        with pytest.raises(ValueError, match="vibrancy"):
+            rebalanced_logits(trained, log_w, bad)
