@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml install/constraints-cpu.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c install/constraints-cpu.txt -e '.[daemon,train,dev]'
+	$(PIP) install -q -c install/constraints-cpu.txt -e '.[daemon,train,dev,cluster]'
 	touch $(STAMP)
 
 test: setup

@@ -2,8 +2,11 @@
 
     from chromaseg.bridge.client import Client, Frame
     with Client() as c:
-        reply = c.request("colorize", {"tile": 512}, {"layer": Frame(pixels, "u8", (h, w, 4))})
+        reply = c.request("colorize", ColorizeParams(vibrancy=0.8), {"layer": Frame(pixels, "u8", (h, w, 4))})
         new_pixels = reply.frames["layer"].data  # a memoryview, no copy
+
+Params are the op's typed request from `contract` (checked against its ranges as it is built) or a plain mapping
+(checked by the daemon).
 
 It talks to the daemon with pyzmq when the editor's Python has it, else with the pure-Python ZMTP client in
 `zmtp.py`. `submit()` returns a `Job` that a UI timer can `poll()` without ever blocking the editor. A Client is not
@@ -17,8 +20,9 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, Union
 
+from chromaseg.bridge.contract import OPS, OpParams
 from chromaseg.bridge.endpoint import default_endpoint, default_log_path, parse_endpoint
 from chromaseg.bridge.protocol import (
     PROTOCOL_VERSION,
@@ -49,6 +53,7 @@ __all__ = [
 ]
 
 ENV_START_COMMAND = "CHROMASEG_SERVE_COMMAND"
+Params = Union[OpParams, Mapping[str, Any]]
 
 
 # --- errors: each says what the user can do about it ----------------------------------------------------------------
@@ -318,6 +323,14 @@ class _ZmtpBackend:
         self._sock.close()
 
 
+def _wire_params(op: str, params: OpParams) -> dict[str, Any]:
+    """A typed request as the wire's params, once it is known to be this op's."""
+    want = OPS[op].params if op in OPS else None
+    if type(params) is not want:
+        raise TypeError(f"op {op!r} takes {want.__name__ if want else 'no typed params'}, not {type(params).__name__}")
+    return params.to_params()
+
+
 def _pyzmq_available() -> bool:
     try:
         import zmq  # noqa: F401
@@ -468,7 +481,7 @@ class Client:
     def request(
         self,
         op: str,
-        params: Mapping[str, Any] | None = None,
+        params: Params | None = None,
         frames: Mapping[str, Frame] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> Reply:
@@ -478,14 +491,15 @@ class Client:
     def submit(
         self,
         op: str,
-        params: Mapping[str, Any] | None = None,
+        params: Params | None = None,
         frames: Mapping[str, Frame] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> Job:
         """Send a request and return at once. The frames' buffers are sent without copying: leave them unchanged
         until the job is done."""
+        wire = _wire_params(op, params) if isinstance(params, OpParams) else params or {}
         self.connect()
-        return self._submit(op, params or {}, frames or {}, on_progress)
+        return self._submit(op, wire, frames or {}, on_progress)
 
     def pump(self, timeout: float = 0.0) -> None:
         """Dispatch every reply that has arrived (waiting up to `timeout` for the first). Jobs call this."""

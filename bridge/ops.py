@@ -1,146 +1,31 @@
-"""What each op accepts (params and frames, checked in the socket loop before a job is queued) and the handlers that
-run the long ones in the worker: decode frames to NumPy views, call chromaseg.core, encode result frames.
+"""Requests checked against their op's contract (params and frames, in the socket loop before a job is queued) and
+the handlers that run the jobs in the worker: decode frames to NumPy views, call chromaseg.core, encode result
+frames.
 
 Handlers stay thin: the pixels work lives in core, so a better colorizer or segmenter lands there, not here.
 """
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from chromaseg.bridge.contract import OPS, ColorizerInfo, FrameRule, Param
 from chromaseg.bridge.protocol import DTYPES, Descriptor, ErrorCode, ProtocolError, Request, preview
 from chromaseg.bridge.worker import INTERACTIVE, NORMAL, JobContext, Outcome
 
 log = logging.getLogger("chromaseg.bridge.ops")
 
-IMAGE_DTYPES = ("u8", "u16", "f32")
 BAND_ROWS = 64  # rows per band of the banded passes: the unit of progress and cancellation
 _LUT_LABELS = 1 << 16  # label maps with labels below this are renumbered through a lookup table of this size at most
-
-
-# --- specs ----------------------------------------------------------------------------------------------------------
 
 # Distinct segments a client's `segments` frame may hold. Per-segment tables (harmonize's histograms, the segment
 # pass's boxes) are sized by this, never by the label values a client chose.
 MAX_SEGMENTS = 4096
-MAX_PROMPT_POINTS = 256
 
 
-@dataclass(frozen=True)
-class Param:
-    """A typed parameter with a default and an inclusive range (numbers) or a checker (everything else); a required
-    one has no default (absent or null is `bad_params`)."""
-
-    kind: type | tuple[type, ...]
-    default: Any = None
-    lo: float | None = None
-    hi: float | None = None
-    check: Callable[[Any], bool] | None = None
-    hint: str = ""
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class FrameRule:
-    """A frame an op takes: allowed dtypes and channel counts (0 = a 2-D HxW plane)."""
-
-    dtypes: tuple[str, ...]
-    channels: tuple[int, ...]
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    name: str
-    params: Mapping[str, Param] = field(default_factory=dict)
-    frames: Mapping[str, FrameRule] | None = field(default_factory=dict)  # None: any frames (echo)
-    needs: str | None = None  # the model the op needs ("colorizer", "segmenter")
-
-
-def _is_number(v: Any) -> bool:
-    """A finite JSON number, not a bool. Integers are never converted to float: a 400-digit one would overflow."""
-    return type(v) is int or (type(v) is float and math.isfinite(v))
-
-
-def _in_range(v: Any, spec: Param) -> bool:
-    """Python compares int and float exactly, so this cannot overflow either."""
-    return (spec.lo is None or v >= spec.lo) and (spec.hi is None or v <= spec.hi)
-
-
-def _points(v: Any) -> bool:
-    return len(v) <= MAX_PROMPT_POINTS and all(
-        type(p) is list and len(p) == 2 and all(_is_number(c) for c in p) for p in v
-    )
-
-
-def _box(v: Any) -> bool:
-    return len(v) == 4 and all(_is_number(c) for c in v)
-
-
-def _labels(v: Any) -> bool:
-    return len(v) <= MAX_PROMPT_POINTS and all(type(c) is int and c in (0, 1) for c in v)
-
-
-_LAYER = FrameRule(IMAGE_DTYPES, (0, 3, 4), required=True)
-_MASK = FrameRule(("u8",), (0,))
-_LABELS = FrameRule(("u8", "u16", "i32"), (0,))
-
-SPECS: dict[str, OpSpec] = {
-    "ping": OpSpec("ping"),
-    "info": OpSpec("info"),
-    "echo": OpSpec("echo", frames=None),
-    "cancel": OpSpec(
-        "cancel", {"target": Param(str, check=lambda v: 0 < len(v) <= 64, hint="a request id", required=True)}
-    ),
-    "segment": OpSpec(
-        "segment",
-        {
-            "points": Param(list, check=_points, hint=f"[[x, y], ...] (at most {MAX_PROMPT_POINTS})"),
-            "labels": Param(list, check=_labels, hint="[1 or 0 per point]"),
-            "box": Param(list, check=_box, hint="[x0, y0, x1, y1]"),
-            "max_segments": Param(int, 64, 1, 1024),
-            "min_area": Param(int, None, 0, 1 << 40),
-        },
-        {"layer": _LAYER, "selection": _MASK},
-        needs="segmenter",
-    ),
-    "colorize": OpSpec(
-        "colorize",
-        {
-            "vibrancy": Param((int, float), None, 0.01, 10.0),
-            "resolution": Param(int, None, 16, 4096),
-            "feather": Param((int, float), None, 0.0, 4096.0),
-            "harmonize": Param(bool, False),
-            "segment_pass": Param(bool, False),
-            "confine_hints": Param(bool, False),
-        },
-        {"layer": _LAYER, "selection": _MASK, "hints": FrameRule(IMAGE_DTYPES, (4,)), "segments": _LABELS},
-        needs="colorizer",
-    ),
-    "harmonize": OpSpec(
-        "harmonize",
-        {
-            "delta_a": Param((int, float), 8.0, 0.0, 256.0),
-            "delta_b": Param((int, float), 8.0, 0.0, 256.0),
-            "min_pixels": Param(int, 500, 0, 1 << 40),
-        },
-        {
-            "layer": FrameRule(IMAGE_DTYPES, (3, 4), required=True),
-            "segments": _LABELS,
-            "selection": _MASK,
-            "protect": _MASK,
-        },
-    ),
-}
-
-
-def _type_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join({"int": "integer", "float": "number", "str": "string"}.get(k.__name__, k.__name__) for k in kinds)
+# --- validation (socket loop) ---------------------------------------------------------------------------------------
 
 
 def _bad_params(op: str, message: str, rid: str) -> ProtocolError:
@@ -148,19 +33,9 @@ def _bad_params(op: str, message: str, rid: str) -> ProtocolError:
 
 
 def _check_param(op: str, name: str, spec: Param, value: Any, rid: str) -> Any:
-    """Type first (type(), not isinstance(): JSON true is not the integer 1 here), then range or checker; nothing
-    here can raise on a hostile value."""
-    kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
-    ok = type(value) in kinds
-    if ok and type(value) in (int, float):
-        ok = _is_number(value) and _in_range(value, spec)
-    if ok and spec.check is not None:
-        ok = spec.check(value)
-    if not ok:
-        want = spec.hint or _type_name(spec.kind)
-        if spec.lo is not None:
-            want += f" in [{spec.lo:g}, {spec.hi:g}]"
-        raise _bad_params(op, f"param {name!r} must be {want}, got {preview(value)}", rid)
+    """The contract's check (nothing there can raise on a hostile value), worded as a `bad_params` reply."""
+    if not spec.accepts(value):
+        raise _bad_params(op, f"param {name!r} must be {spec.describe()}, got {preview(value)}", rid)
     return value
 
 
@@ -185,11 +60,11 @@ def _check_params(op: str, specs: Mapping[str, Param], given: Mapping[str, Any],
 
 
 def validate(req: Request) -> dict[str, Any]:
-    """Check params and frames of `req` against its op; returns the params with defaults filled in."""
-    spec = SPECS[req.op]
-    params = _check_params(req.op, spec.params, req.params, req.id)
-    if spec.frames is not None:
-        _check_frames(req.op, spec.frames, req.frames, req.id)
+    """Check params and frames of `req` against its op's contract; returns the params with defaults filled in."""
+    op = OPS[req.op]
+    params = _check_params(req.op, op.specs, req.params, req.id)
+    if op.frames is not None:
+        _check_frames(req.op, {name.value: rule for name, rule in op.frames.items()}, req.frames, req.id)
     if req.op == "segment":
         _check_prompt(params, {d.name: d for d in req.frames}, req.id)
     return params
@@ -281,6 +156,7 @@ class Models:
         self._colorizer_path = colorizer_path
         self.colorizer: Any = None
         self.segmenter: Any = None
+        self._colorizer_info: ColorizerInfo | None = None
         self.status = {"colorizer": "loading", "segmenter": "loading"}
         self.device = "loading"
 
@@ -292,9 +168,12 @@ class Models:
         except ImportError:
             self.device = "cpu"
         try:
-            from chromaseg.core.colorize import get_model
+            from chromaseg.core.colorize import default_model_path, get_model, model_resolution, model_vibrancy
 
-            self.colorizer = get_model(self._colorizer_path)
+            net = get_model(self._colorizer_path)
+            self._colorizer_info = ColorizerInfo(model_vibrancy(net), model_resolution(net),
+                                                 str(self._colorizer_path or default_model_path()))
+            self.colorizer = net
             self.status["colorizer"] = f"ready ({self._colorizer_path or 'shipped weights'})"
         except Exception as exc:  # no weights yet: the op answers `unavailable` with this reason
             self.status["colorizer"] = f"unavailable: {type(exc).__name__}: {exc}"
@@ -306,6 +185,12 @@ class Models:
         except Exception as exc:
             self.status["segmenter"] = f"unavailable: {type(exc).__name__}: {exc}"
         log.info("models: %s on %s", self.status, self.device)
+
+    def colorizer_info(self) -> dict[str, Any] | None:
+        """The loaded colorizer's own defaults (what colorize's model-owned params become) and its file; None while
+        loading or when there is none."""
+        info = self._colorizer_info
+        return None if info is None else info.to_dict()
 
     def segmenter_info(self) -> dict[str, str] | None:
         """The active segmentation backend ("sam:<entry>" or "classic") and why it was chosen (None while loading)."""

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Iterable, Mapping, Sequence
 
+from chromaseg.bridge.contract import OPS
+
 # Bumped on any incompatible change of the header, the ops or their replies. Peers with another version get
 # `unsupported_version` instead of a guess.
 PROTOCOL_VERSION = 1
@@ -27,7 +29,6 @@ DTYPES: dict[str, tuple[int, str]] = {
     "f32": (4, "<f4"),
 }
 
-OPS: tuple[str, ...] = ("info", "ping", "echo", "segment", "colorize", "harmonize", "cancel")
 REPLY_KINDS: tuple[str, ...] = ("progress", "result", "error")
 
 _REQUEST_KEYS = frozenset({"v", "op", "id", "params", "frames"})

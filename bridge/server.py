@@ -22,12 +22,12 @@ import numpy as np
 import zmq
 
 from chromaseg.bridge import ops
+from chromaseg.bridge.contract import OPS
 from chromaseg.bridge.endpoint import (EndpointError, abstract_bind_guard, parse_endpoint, prepare_ipc,
                                        remove_ipc_socket)
 from chromaseg.bridge.protocol import (
     DTYPES,
     Budget,
-    OPS,
     PROTOCOL_VERSION,
     ErrorCode,
     Limits,
@@ -349,30 +349,37 @@ class Server:
     # --- answering ------------------------------------------------------------------------------------------------
 
     def _dispatch(self, identity: bytes, req: Request, frames: list[zmq.Frame]) -> None:
+        """A job goes to the worker; the other ops are answered here, at once (the contract says which is which)."""
         params = ops.validate(req)
-        if req.op == "ping":
-            body = {"pong": True, "protocol": PROTOCOL_VERSION, "version": _package_version(), "time": time.time()}
-            self._send(identity, [encode_reply("result", req.id, req.op, body)], final=True)
-        elif req.op == "info":
-            self._send(identity, [encode_reply("result", req.id, req.op, self._info())], final=True)
-        elif req.op == "echo":
-            self._check_budget(req, frames)  # the reply holds these very buffers until the client takes it
-            descriptors = [{"name": d.name, "dtype": d.dtype, "shape": list(d.shape)} for d in req.frames]
-            body = {"frames": len(frames), "bytes": sum(len(f) for f in frames)}
-            header = encode_reply("result", req.id, req.op, body, descriptors)
-            self._send(identity, [header, *(f.buffer for f in frames)], final=True)  # the received buffers, uncopied
-        elif req.op == "cancel":
-            target = params["target"]
-            states = self.worker.cancel(lambda item: item.key == (identity, target))
-            body = {"target": target, "state": states[0] if states else "unknown"}
-            self._send(identity, [encode_reply("result", req.id, req.op, body)], final=True)
-        else:
+        if OPS[req.op].job:
             self._enqueue(identity, req, params, frames)
+        else:
+            _ANSWERS[req.op](self, identity, req, params, frames)
+
+    def _answer_ping(self, identity: bytes, req: Request, params: dict[str, Any], frames: list[zmq.Frame]) -> None:
+        body = {"pong": True, "protocol": PROTOCOL_VERSION, "version": _package_version(), "time": time.time()}
+        self._send(identity, [encode_reply("result", req.id, req.op, body)], final=True)
+
+    def _answer_info(self, identity: bytes, req: Request, params: dict[str, Any], frames: list[zmq.Frame]) -> None:
+        self._send(identity, [encode_reply("result", req.id, req.op, self._info())], final=True)
+
+    def _answer_echo(self, identity: bytes, req: Request, params: dict[str, Any], frames: list[zmq.Frame]) -> None:
+        self._check_budget(req, frames)  # the reply holds these very buffers until the client takes it
+        descriptors = [{"name": d.name, "dtype": d.dtype, "shape": list(d.shape)} for d in req.frames]
+        body = {"frames": len(frames), "bytes": sum(len(f) for f in frames)}
+        header = encode_reply("result", req.id, req.op, body, descriptors)
+        self._send(identity, [header, *(f.buffer for f in frames)], final=True)  # the received buffers, uncopied
+
+    def _answer_cancel(self, identity: bytes, req: Request, params: dict[str, Any], frames: list[zmq.Frame]) -> None:
+        target = params["target"]
+        states = self.worker.cancel(lambda item: item.key == (identity, target))
+        body = {"target": target, "state": states[0] if states else "unknown"}
+        self._send(identity, [encode_reply("result", req.id, req.op, body)], final=True)
 
     def _enqueue(self, identity: bytes, req: Request, params: dict[str, Any], frames: list[zmq.Frame]) -> None:
         if self._stopping:
             raise ProtocolError(ErrorCode.SHUTTING_DOWN, "the daemon is shutting down", req.id)
-        why = self.models.unavailable(ops.SPECS[req.op].needs)
+        why = self.models.unavailable(OPS[req.op].needs)
         if why is not None:
             raise ProtocolError(ErrorCode.UNAVAILABLE, why, req.id)
         pending = self._pending.setdefault(identity, set())
@@ -442,6 +449,7 @@ class Server:
             "log": str(self.config.log_file) if self.config.log_file else None,
             "device": self.models.device,
             "models": dict(self.models.status),
+            "colorizer": self.models.colorizer_info(),
             "segmenter": self.models.segmenter_info(),
             "ops": list(OPS),
             "dtypes": list(DTYPES),
@@ -571,6 +579,11 @@ class Server:
             states = self.worker.cancel(lambda item: item.key[0] == identity)
             if states:
                 log.info("client %s went away; cancelled %d job(s)", identity.hex(), len(states))
+
+
+# The ops the socket loop answers itself (every op the contract does not mark as a job; ops.HANDLERS runs the jobs).
+_ANSWERS = {"ping": Server._answer_ping, "info": Server._answer_info, "echo": Server._answer_echo,
+            "cancel": Server._answer_cancel}
 
 
 def _size(parts: list[Any]) -> int:

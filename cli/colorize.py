@@ -10,7 +10,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
@@ -47,25 +47,32 @@ class Job:
     model: torch.nn.Module
     vibrancy: float | None
     resolution: int | None
+    segment_pass: bool = False  # the pipeline's later stages (set by `chromaseg batch`)
+    harmonize: bool = False
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("colorize", help="colorize images or folders of images", description=DESCRIPTION,
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_job_arguments(p)
+    p.add_argument("--hints", metavar="HINTLAYER.png",
+                   help="RGBA hint layer (alpha > 0 = hint) of the same size as every input")
+    p.set_defaults(run=run)
+
+
+def add_job_arguments(p: argparse.ArgumentParser) -> None:
+    """The inputs, the output folder and the colorizer's options, shared with `chromaseg batch`."""
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders (searched recursively)")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="folder for the results (created if missing)")
     p.add_argument("--suffix", default="", metavar="TEXT",
                    help="added to every output name (a.jpg -> a<TEXT>.png); required when OUTDIR holds inputs "
                         "(write --suffix=-TEXT for one that starts with a dash)")
-    p.add_argument("--hints", metavar="HINTLAYER.png",
-                   help="RGBA hint layer (alpha > 0 = hint) of the same size as every input")
     p.add_argument("--vibrancy", type=arguments.vibrancy, default=None, metavar="V",
                    help="0..1, higher = bolder colors: the share of the colorizer's class rebalancing kept "
                         "(default: the model's measured one)")
     p.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
     p.add_argument("--resolution", type=int, default=None,
                    help="long side the network sees (default: the one the model was trained for)")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     inputs, failed = collect_inputs(args.inputs)
     try:
-        names = plan_outputs(inputs, out, args.suffix, Path(args.hints) if args.hints else None)
+        names = plan_outputs(inputs, out, args.suffix, [Path(args.hints)] if args.hints else [])
         job = prepare(args, out)
     except Refusal as exc:
         print(f"chromaseg colorize: {exc}", file=sys.stderr)
@@ -120,16 +127,18 @@ def _expand(item: Path) -> list[Path]:
     raise FileNotFoundError("not a regular file" if item.exists() else "no such file or folder")
 
 
-def plan_outputs(inputs: list[Path], out: Path, suffix: str, hints: Path | None) -> list[str]:
-    """Output names for ``inputs``; refuses an OUTDIR holding inputs unless a suffix sets the results apart."""
+def plan_outputs(inputs: list[Path], out: Path, suffix: str, protect: Sequence[Path] = (),
+                 reserved: Iterable[str] = ()) -> list[str]:
+    """Output names for ``inputs``; refuses an OUTDIR holding inputs unless a suffix sets the results apart. No name
+    replaces a file of ``protect`` (e.g. a hint layer) or is one of the names ``reserved`` (e.g. by an earlier run)."""
     if os.sep in suffix or (os.altsep and os.altsep in suffix) or "\0" in suffix:
         raise Refusal(f"--suffix {suffix!r}: must be part of a file name, not a path")
     held = files_in_folder(out, inputs)
     if held and not suffix:
         raise Refusal(f"{out} holds input images ({', '.join(p.name for p in held[:3])}{', ...' * (len(held) > 3)}); "
                       "choose another -o folder or give --suffix so results cannot replace originals")
-    protected = held + files_in_folder(out, [hints] if hints else [])
-    return output_names(inputs, suffix, [p.name for p in protected])
+    protected = held + files_in_folder(out, protect)
+    return output_names(inputs, suffix, [*(p.name for p in protected), *reserved])
 
 
 def prepare(args: argparse.Namespace, out: Path) -> Job:
@@ -166,7 +175,7 @@ def colorize_file(path: Path, target: Path, job: Job) -> str | None:
 
     try:
         result = colorize(read_image(path), hints=job.hints, vibrancy=job.vibrancy, model=job.model,
-                          resolution=job.resolution)
+                          resolution=job.resolution, segment_pass=job.segment_pass, harmonize=job.harmonize)
     except BadImage as exc:
         return str(exc)
     except ValueError as exc:  # e.g. a hint layer of another size

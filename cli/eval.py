@@ -26,15 +26,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default: the model's measured one)")
     p.add_argument("--harmonize", action="store_true",
                    help="also score the colorizer followed by Algorithm 1 over automatic segments")
+    p.add_argument("--segment-pass", action="store_true",
+                   help="also score the colorizer with the segment pass over automatic segments")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from chromaseg.core.evaluate import eval_paths, evaluate, format_table
+    from chromaseg.core.evaluate import PIPELINE_STAGES, eval_paths, evaluate, format_table
 
     counts = [int(c) for c in args.hints.split(",") if c.strip()]
     report = evaluate(eval_paths(args.images, args.split, args.limit), counts, model=args.model, seed=args.seed,
-                      vibrancy=args.vibrancy, harmonize=args.harmonize)
+                      vibrancy=args.vibrancy,
+                      stages=[s for s in PIPELINE_STAGES if getattr(args, s)])
     print(format_table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")

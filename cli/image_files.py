@@ -6,6 +6,7 @@ are decoded by OpenCV; results are PNG written by OpenCV, which (unlike PIL) wri
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 _GRAY16_MODES = ("I;16", "I;16B", "I;16L", "I")
 _TIFF_BITS_PER_SAMPLE = 258
 _UNSUPPORTED_DEPTH = "{} pixels are not supported; save the image with 8 or 16 bits per channel"
+_TEMPORARY = re.compile(r"\.(.+)\.[0-9a-f]{8}\.tmp")  # write_png's temporary for the file named by group 1
 
 
 class BadImage(Exception):
@@ -113,7 +115,7 @@ def write_png(path: Path, pixels: np.ndarray) -> None:
     ok, data = cv2.imencode(".png", cv2.cvtColor(pixels, order))
     if not ok:
         raise OSError(f"PNG encoding failed for {pixels.dtype} pixels of shape {pixels.shape}")
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")  # matches _TEMPORARY
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666: the umask decides, as for open()
     try:
         with os.fdopen(fd, "wb") as f:
@@ -124,6 +126,16 @@ def write_png(path: Path, pixels: np.ndarray) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def remove_temporaries(folder: Path, names: set[str]) -> None:
+    """Remove the temporaries that :func:`write_png` left in ``folder`` for the files ``names`` when its process was
+    killed before the rename. Only while nothing writes those files."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            match = _TEMPORARY.fullmatch(entry.name)
+            if match and match[1] in names:
+                Path(entry.path).unlink(missing_ok=True)
 
 
 def ensure_writable_folder(folder: Path) -> None:

@@ -23,6 +23,7 @@ from chromaseg.core.hints import HintSampling, hint_layer_pixels, simulate_hints
 LONG_SIDE = 256
 HINT_PATCH = 6
 METRICS = ("psnr", "ssim", "ciede2000", "colorfulness", "cnr")
+PIPELINE_STAGES = ("harmonize", "segment_pass")  # colorize's switches that evaluate can score against plain
 
 
 def load_eval_image(path: str | os.PathLike, long_side: int = LONG_SIDE) -> np.ndarray:
@@ -87,14 +88,15 @@ Method = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 
 def evaluate(paths: Sequence[str | os.PathLike], hint_counts: Sequence[int] = (0, 1, 10, 100),
              model: Any = None, seed: int = 0, long_side: int = LONG_SIDE, vibrancy: float | None = None,
-             progress: bool = True, harmonize: bool = False, vibrancies: Sequence[float] = ()) -> dict[str, Any]:
+             progress: bool = True, stages: Sequence[str] = (), vibrancies: Sequence[float] = ()) -> dict[str, Any]:
     """Mean metrics per method and hint count over ``paths``; also the ground truth's colorfulness.
 
     Methods: ``model`` (colorize with the given or shipped colorizer), ``gray`` and ``propagation``. Hint seeds are
     derived from ``seed`` and the photo's index, so every method sees the same hints. ``vibrancy``: the model's
     vibrancy (default: the model's own); ``vibrancies`` adds a method ``model@V`` per value (a sweep that runs the
-    photo's semantic features once). ``harmonize`` adds ``model+harmonize``: the same colorizer
-    followed by Algorithm 1 over the default segmenter's segments of the gray input.
+    photo's semantic features once). ``stages`` adds ``model+STAGE`` for each of the pipeline's later stages named
+    (``harmonize``, ``segment_pass``): the same colorizer with that stage on, over the default segmenter's segments
+    of the gray input.
     """
     from tqdm import tqdm
 
@@ -108,12 +110,16 @@ def evaluate(paths: Sequence[str | os.PathLike], hint_counts: Sequence[int] = (0
     }
     for v in vibrancies:
         methods[f"model@{v:g}"] = lambda gray, hints, v=v: colorize(gray, hints=hints, model=net, vibrancy=v)
-    if harmonize:
+    unknown = set(stages) - set(PIPELINE_STAGES)
+    if unknown:
+        raise ValueError(f"unknown pipeline stage(s) {sorted(unknown)}; choose from {PIPELINE_STAGES}")
+    if stages:
         from chromaseg.core.segment import Segmenter
 
         segmenter = Segmenter.default()
-        methods["model+harmonize"] = lambda gray, hints: colorize(gray, hints=hints, model=net, vibrancy=vibrancy,
-                                                                  harmonize=True, segmenter=segmenter)
+        for stage in stages:
+            methods[f"model+{stage}"] = lambda gray, hints, stage=stage: colorize(
+                gray, hints=hints, model=net, vibrancy=vibrancy, segmenter=segmenter, **{stage: True})
     sums = {m: {k: dict.fromkeys(METRICS, 0.0) for k in hint_counts} for m in methods}
     gt_colorfulness = 0.0
     for i, path in enumerate(tqdm(list(paths), desc="evaluating", unit="img", disable=not progress)):

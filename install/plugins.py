@@ -19,7 +19,7 @@ from pathlib import Path
 
 MANIFEST = "chromaseg-install.json"
 # The bridge modules an editor needs: the client and what it imports (never the server, worker or ops: numpy, zmq).
-BRIDGE_CLIENT_MODULES = ("__init__.py", "client.py", "protocol.py", "zmtp.py", "endpoint.py")
+BRIDGE_CLIENT_MODULES = ("__init__.py", "client.py", "contract.py", "protocol.py", "zmtp.py", "endpoint.py")
 
 
 @dataclass(frozen=True)

@@ -98,10 +98,10 @@ def test_eval_cli_writes_json(photos, checkpoint, tmp_path, capsys) -> None:
 
     out = tmp_path / "r.json"
     assert _run_cli(cli_eval, ["eval", "--images", str(photos), "--hints", "0,1", "--model", str(checkpoint),
-                               "--limit", "1", "--json", str(out), "--harmonize"]) == 0
+                               "--limit", "1", "--json", str(out), "--harmonize", "--segment-pass"]) == 0
     report = json.loads(out.read_text())
     assert report["images"] == 1 and set(report["results"]["model"]) == {"0", "1"}
-    assert set(report["results"]["model+harmonize"]) == {"0", "1"}
+    assert set(report["results"]["model+harmonize"]) == set(report["results"]["model+segment_pass"]) == {"0", "1"}
     assert "| gray | 0 |" in capsys.readouterr().out
 
 

@@ -142,6 +142,14 @@ def test_default_picks_registered_checkpoint(tiny_sam_dir: Path, photos: list[np
     assert seg.cache.hits == 2
 
 
+def test_sam_set_image_fills_the_cache_once(tiny_sam_dir: Path, photos: list[np.ndarray]) -> None:
+    seg = Segmenter.default(tiny_sam_dir, device="cpu")
+    rgb = photos[1]
+    seg.set_image(rgb)
+    seg.prompt(rgb, points=[(10, 10)], labels=[1])
+    assert (seg.cache.hits, seg.cache.misses) == (1, 1)
+
+
 def test_sam_auto_generator_caps(tiny_sam_dir: Path, photos: list[np.ndarray]) -> None:
     from chromaseg.core.segment.sam_backend import SamBackend, load_sam
 

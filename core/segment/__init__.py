@@ -11,9 +11,10 @@ from typing import Sequence
 
 import numpy as np
 
+from chromaseg.core.segment import prior as semantic_prior
 from chromaseg.core.segment.cache import EmbeddingCache
 from chromaseg.core.segment.classic_backend import ClassicBackend
-from chromaseg.core.segment.images import check_image
+from chromaseg.core.segment.images import check_image, to_rgb8
 from chromaseg.core.segment.registry import ModelEntry, check, entries, weights_dir
 
 __all__ = ["Segmenter", "EmbeddingCache"]
@@ -39,9 +40,26 @@ class Segmenter:
         """The SAM embedding cache (hit/miss counters); None for the classical backend."""
         return getattr(self._impl, "cache", None)
 
+    @property
+    def priors(self) -> semantic_prior.PriorCache | None:
+        """The classical backend's DeepLab prior cache (hit/miss counters); None without DeepLab or with SAM."""
+        return getattr(self._impl, "priors", None)
+
     @classmethod
-    def classic(cls, reason: str = "requested") -> Segmenter:
-        return cls(ClassicBackend(), reason)
+    def classic(cls, reason: str = "requested", semantic: bool = True) -> Segmenter:
+        """The no-weights backend, with DeepLab's class prior when ``semantic`` and a DeepLab is found."""
+        deeplab = semantic_prior.find_deeplab() if semantic else None
+        prior = "DeepLab class prior" if deeplab is not None else "no DeepLab prior"
+        return cls(ClassicBackend(deeplab), f"{reason}; {prior}")
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Compute what every prompt on ``image`` reuses (SAM's embedding or DeepLab's prior), once per content:
+        the editor calls it when a layer is chosen, so the first prompt is as quick as the next."""
+        rgb = to_rgb8(check_image(image))
+        if hasattr(self._impl, "predictor"):
+            self._impl.predictor.set_image(rgb)
+        else:
+            self._impl.prior(rgb)
 
     @classmethod
     def from_entry(cls, entry: ModelEntry, root: str | os.PathLike | None = None, device: str | None = None,
@@ -85,7 +103,7 @@ class Segmenter:
             except Exception as exc:  # a broken install must degrade to the fallback, and say so
                 notes.append(f"{entry.name} failed to load ({type(exc).__name__}: {exc})")
         notes = notes or [f"no SAM checkpoint in {root} (install one: chromaseg weights fetch mobilesam)"]
-        return cls.classic("classical fallback (Felzenszwalb + GrabCut): " + "; ".join(notes))
+        return cls.classic("classical fallback (superpixels of L): " + "; ".join(notes))
 
     def auto(self, image: np.ndarray, max_segments: int = 64, min_area: int | None = None) -> np.ndarray:
         """HxW int32 labels 0..n-1 (n <= max_segments) by decreasing area; -1 where no segment covers a pixel."""

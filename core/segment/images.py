@@ -17,7 +17,7 @@ def check_image(image: np.ndarray) -> np.ndarray:
 
 
 def to_rgb8(image: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 sRGB: what SAM and GrabCut take (gray is replicated, alpha dropped)."""
+    """HxWx3 uint8 sRGB: what SAM and the fallback take (gray is replicated, alpha dropped)."""
     image = check_image(image)
     if image.ndim == 3:
         image = image[..., :3]
@@ -30,3 +30,11 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
 def lightness(rgb8: np.ndarray) -> np.ndarray:
     """CIE L* scaled to [0, 1]: the classical fallback segments what the colorizer sees, the gray layer."""
     return srgb_to_lab(rgb8)[..., 0] / np.float32(100.0)
+
+
+def box_mask(shape: tuple[int, ...], box: tuple[int, int, int, int]) -> np.ndarray:
+    """The pixels of the box (x0, y0, x1, y1) as a bool mask of ``shape``."""
+    out = np.zeros(shape, bool)
+    x0, y0, x1, y1 = box
+    out[y0:y1, x0:x1] = True
+    return out

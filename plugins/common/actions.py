@@ -7,9 +7,10 @@ was. Pixels go out in the editor's layout converted to wire RGBA, and come back 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
-from chromaseg.bridge.client import Frame, Reply
+from chromaseg.bridge.client import Frame, Params, Reply
+from chromaseg.bridge.contract import ColorizeParams, HarmonizeParams, SegmentParams
 from chromaseg.plugins.common import naming
 from chromaseg.plugins.common.adapter import DocumentAdapter, SelectionMode
 from chromaseg.plugins.common.errors import PluginError
@@ -36,7 +37,7 @@ class Plan:
 
     title: str
     op: str
-    params: dict[str, Any]
+    params: Params
     frames: dict[str, Frame]
     apply: Callable[[Reply], str] = field(repr=False)
 
@@ -119,14 +120,10 @@ def colorize(doc: DocumentAdapter, settings: Settings, *, selection_only: bool) 
     hints = _hints(doc, region.rect)
     if hints is not None:
         frames["hints"] = hints
-    params: dict[str, Any] = {
-        "vibrancy": settings.vibrancy,
-        "harmonize": settings.harmonize,
-        "segment_pass": settings.segment_pass,
-        "confine_hints": settings.confine_hints,
-    }
-    if region.selection is not None:
-        params["feather"] = settings.feather
+    params = ColorizeParams(
+        vibrancy=settings.vibrancy, harmonize=settings.harmonize, segment_pass=settings.segment_pass,
+        confine_hints=settings.confine_hints, feather=None if region.selection is None else settings.feather,
+    )
     name = naming.colorized_name(
         doc.layer_name(), settings, hints=hints is not None, selection=region.selection is not None
     )
@@ -156,7 +153,7 @@ def harmonize(doc: DocumentAdapter, settings: Settings) -> Plan:
         changed = reply.result.get("changed_pixels")
         return f"Added layer {name!r} ({changed} pixels changed)."
 
-    return Plan("Harmonize layer", "harmonize", {}, frames, apply)
+    return Plan("Harmonize layer", "harmonize", HarmonizeParams(), frames, apply)
 
 
 _DONE = {SelectionMode.REPLACE: "replaced", SelectionMode.ADD: "was added to", SelectionMode.SUBTRACT: "was cut from"}
@@ -180,7 +177,7 @@ def select_object(doc: DocumentAdapter, settings: Settings, mode: SelectionMode)
         doc.set_selection(region.rect, mask, mode)
         return f"The object ({mask.count(255)} px) {_DONE[mode]} the selection."
 
-    return Plan(f"Select object ({mode.value})", "segment", {}, frames, apply)
+    return Plan(f"Select object ({mode.value})", "segment", SegmentParams(), frames, apply)
 
 
 def auto_segment(doc: DocumentAdapter, settings: Settings) -> Plan:
@@ -203,7 +200,7 @@ def auto_segment(doc: DocumentAdapter, settings: Settings) -> Plan:
         doc.add_segment_masks(name, rect, named)
         return f"Added {name!r}: pick a segment's mask to select it."
 
-    return Plan("Auto-segment", "segment", {"max_segments": settings.max_segments}, {"layer": layer}, apply)
+    return Plan("Auto-segment", "segment", SegmentParams(max_segments=settings.max_segments), {"layer": layer}, apply)
 
 
 def add_hint_layer(doc: DocumentAdapter) -> str:

@@ -9,8 +9,10 @@ SEP = " · "
 
 
 def colorized_name(source: str, settings: Settings, *, hints: bool, selection: bool) -> str:
-    """E.g. "Colorized · Background · vibrancy 0.6 · harmonized · segment pass · hints · selection"."""
-    parts = ["Colorized", source, f"vibrancy {settings.vibrancy:g}"]
+    """E.g. "Colorized · Background · vibrancy 0.6 · harmonized · segment pass · hints · selection" ("vibrancy model"
+    when the model's own was used)."""
+    vibrancy = "model" if settings.vibrancy is None else f"{settings.vibrancy:g}"
+    parts = ["Colorized", source, f"vibrancy {vibrancy}"]
     if settings.harmonize:
         parts.append("harmonized")
     if settings.segment_pass:

@@ -16,6 +16,7 @@ _ITEMSIZE = {"u8": 1, "u16": 2, "f16": 2, "f32": 4}
 _WIRE_DTYPE = {"u8": "u8", "u16": "u16", "f16": "f32", "f32": "f32"}  # the wire has no half floats
 _NONZERO_TO_255 = bytes([0] + [255] * 255)
 _HALF_CHUNK = 1 << 20  # half floats converted this many at a time (bounded temporary Python floats)
+MAX_LABELS = 255  # segments `label_masks` can split a label map into: each label is the low byte of its i32
 
 
 @dataclass(frozen=True)
@@ -128,13 +129,13 @@ def any_set(mask: bytes | bytearray) -> bool:
 def label_masks(labels: bytes | bytearray | memoryview, count: int) -> list[tuple[int, bytes]]:
     """0/255 masks of labels 1..count from a little-endian i32 label map (0 = no segment), skipping empty labels.
 
-    With at most 255 labels the low byte is the label, so each mask is one `bytes.translate` of that plane.
+    With at most MAX_LABELS labels the low byte is the label, so each mask is one `bytes.translate` of that plane.
     """
-    if not 0 <= count <= 255:
-        raise ValueError(f"at most 255 segments fit a u8 plane, got {count}")
+    if not 0 <= count <= MAX_LABELS:
+        raise ValueError(f"at most {MAX_LABELS} segments fit a u8 plane, got {count}")
     src = memoryview(labels).cast("B")
     if any(any_set(bytes(src[k::4])) for k in (1, 2, 3)):
-        raise PluginError("The daemon sent segment labels above 255; ask for fewer segments.")
+        raise PluginError(f"The daemon sent segment labels above {MAX_LABELS}; ask for fewer segments.")
     plane = bytes(src[0::4])
     masks = []
     for label in range(1, count + 1):

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Callable
 
 from chromaseg.bridge.client import BridgeError, Client, DaemonUnavailable, Job, RequestCancelled
+from chromaseg.bridge.contract import ColorizerInfo
 from chromaseg.plugins.common import daemon
 from chromaseg.plugins.common.actions import Plan
 from chromaseg.plugins.common.errors import PluginError, artist_message
@@ -57,6 +58,7 @@ class Runner:
         self._process = None
         self._deadline = 0.0
         self._update = Update(State.IDLE, "")
+        self.colorizer: ColorizerInfo | None = None  # the daemon's colorizer defaults, from its last `info`
 
     @property
     def busy(self) -> bool:
@@ -110,7 +112,8 @@ class Runner:
         return self._update
 
     def daemon_status(self) -> str:
-        """A line for the docker: whether the daemon runs, its version, device and models (one quick round trip)."""
+        """A line for the docker: whether the daemon runs, its version, device and models (one quick round trip);
+        keeps what `info` says of the colorizer's defaults in `colorizer`."""
         if not daemon.reachable(self.endpoint):
             how = "it starts on first use" if self.settings.autostart else "start it with `chromaseg serve`"
             return f"Daemon not running at {self.endpoint} ({how})."
@@ -118,6 +121,7 @@ class Runner:
             info = self._connected().submit("info").wait(STATUS_TIMEOUT).result
         except BridgeError as exc:
             return f"Daemon at {self.endpoint} does not answer: {exc}"
+        self.colorizer = ColorizerInfo.from_info(info)
         models = ", ".join(f"{name} {state.split(' ')[0].rstrip(':')}" for name, state in
                            info.get("models", {}).items())
         jobs = info.get("jobs") or {}

@@ -1,48 +1,66 @@
-"""The artist's options, with their ranges, stored by each editor as plain strings (Krita: writeSetting)."""
+"""The artist's options, stored by each editor as plain strings (Krita: writeSetting).
+
+The options that become op params take their ranges, defaults, steps and words from the op contract
+(`chromaseg.bridge.contract`); `OPTIONS` is what both editors build their widgets from.
+"""
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
+from chromaseg.bridge.contract import ColorizeParams, Param, SegmentParams, param_specs
+from chromaseg.plugins.common.pixels import MAX_LABELS
+
+_COLORIZE = param_specs(ColorizeParams)
+_MAX_SEGMENTS = param_specs(SegmentParams)["max_segments"]
+
+# Each checked option: the contract's param, narrowed where the plugin can take less (auto-segment's masks are cut
+# from the label map's low byte), and the plugin's own ones.
+OPTIONS: dict[str, Param] = {
+    **{name: _COLORIZE[name] for name in ("vibrancy", "harmonize", "segment_pass", "confine_hints", "feather")},
+    "max_segments": replace(_MAX_SEGMENTS, hi=min(_MAX_SEGMENTS.hi, MAX_LABELS)),
+    "padding": Param((int, float), 0.25, 0.0, 4.0, step=0.01, label="Context %",
+                     help="Context sent around a selection, as a share of its longer side."),
+    "min_padding": Param((int,), 16, 0, 4096, step=1, label="Least context (px)",
+                         help="Context sent around a selection at least, in pixels."),
+}
+MODEL_VIBRANCY = "Use the model's vibrancy"  # the toggle that leaves vibrancy to the daemon's colorizer (None)
+
 
 @dataclass(frozen=True)
 class Settings:
     """Everything an action or the daemon connection needs to know about the artist's choices.
 
-    vibrancy: the colorizer's annealed-mean temperature (lower = bolder colors).
-    harmonize: run Algorithm 1 over the segments after colorizing.
-    segment_pass: the per-segment refinement pass of the colorizer.
-    confine_hints: a hint colors only the segment it was painted on.
+    vibrancy: higher = bolder colors (0..1); None = the loaded model's own (the daemon's `info` says which).
+    harmonize, segment_pass, confine_hints, feather: colorize's params of the same names.
+    max_segments: how many segments auto-segment asks for.
     padding: context sent around a selection, as a fraction of its longer side (at least `min_padding` pixels).
-    feather: width in pixels of the soft inner edge where the result blends into the source.
-    max_segments: how many segments auto-segment asks for (at most 255, see pixels.label_masks).
     daemon_command: what autostart runs (split like a shell would); empty = `chromaseg serve` from PATH.
     endpoint: where the daemon listens; empty = the bridge's default (CHROMASEG_ENDPOINT or the user's socket).
     autostart: start the daemon when nothing answers.
     """
 
-    vibrancy: float = 0.6  # the shipped colorizer's tuned temperature (docs/model-card.md)
-    harmonize: bool = False
-    segment_pass: bool = True
-    confine_hints: bool = False
-    padding: float = 0.25
-    min_padding: int = 16
-    feather: float = 4.0
-    max_segments: int = 32
+    vibrancy: float | None = OPTIONS["vibrancy"].default
+    harmonize: bool = OPTIONS["harmonize"].default
+    segment_pass: bool = OPTIONS["segment_pass"].default
+    confine_hints: bool = OPTIONS["confine_hints"].default
+    padding: float = OPTIONS["padding"].default
+    min_padding: int = OPTIONS["min_padding"].default
+    feather: float = OPTIONS["feather"].default
+    max_segments: int = OPTIONS["max_segments"].default
     daemon_command: str = ""
     endpoint: str = ""
     autostart: bool = True
 
     def __post_init__(self) -> None:
-        _check(0.01 <= self.vibrancy <= 10.0, "vibrancy must be between 0.01 and 10")
-        _check(0.0 <= self.padding <= 4.0, "padding must be between 0 and 4 (a fraction of the selection)")
-        _check(0 <= self.min_padding <= 4096, "min_padding must be between 0 and 4096 pixels")
-        _check(0.0 <= self.feather <= 4096.0, "feather must be between 0 and 4096 pixels")
-        _check(1 <= self.max_segments <= 255, "max_segments must be between 1 and 255")
+        for name, spec in OPTIONS.items():
+            value = getattr(self, name)
+            if not (value is None and spec.default is None):  # None: the model's own, where that is the default
+                spec.checked(name, value)
 
     def to_strings(self) -> dict[str, str]:
-        """Each field as a string, for an editor's settings store."""
+        """Each field as a string, for an editor's settings store (None, "the model's own", as empty)."""
         return {f.name: _format(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
@@ -53,8 +71,9 @@ class Settings:
             text = stored.get(f.name)
             if text is None or text == "":
                 continue
+            kinds = OPTIONS[f.name].kind if f.name in OPTIONS else (type(getattr(result, f.name)),)
             try:
-                result = replace(result, **{f.name: _parse(type(getattr(result, f.name)), text)})
+                result = replace(result, **{f.name: _parse(kinds, text)})
             except ValueError:
                 continue
         return result
@@ -65,18 +84,15 @@ class Settings:
         return shlex.split(self.daemon_command) or None
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
-
-
 def _format(value: Any) -> str:
+    if value is None:
+        return ""
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _parse(kind: type, text: str) -> Any:
-    if kind is bool:
+def _parse(kinds: tuple[type, ...], text: str) -> Any:
+    if bool in kinds:
         if text.lower() not in ("true", "false"):
             raise ValueError(text)
         return text.lower() == "true"
-    return kind(text)
+    return (float if float in kinds else kinds[0])(text)

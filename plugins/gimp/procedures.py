@@ -12,7 +12,7 @@ from typing import Any
 from chromaseg.plugins.common import actions, naming
 from chromaseg.plugins.common.commands import BY_KEY
 from chromaseg.plugins.common.adapter import SelectionMode
-from chromaseg.plugins.common.settings import Settings
+from chromaseg.plugins.common.settings import MODEL_VIBRANCY, OPTIONS, Settings
 from chromaseg.plugins.gimp.document import GimpDocument
 from chromaseg.plugins.gimp.gimpfu import (
     LAYER_MODE_LCH_COLOR,
@@ -40,16 +40,30 @@ SELECTION_MODES = (SelectionMode.REPLACE, SelectionMode.ADD, SelectionMode.SUBTR
 # command comes from the installer's manifest (plugins.common.daemon).
 base_settings = DEFAULTS
 
+
+def _ranged(kind: str, name: str) -> tuple:
+    """A slider or spinner from the op contract (through `OPTIONS`): its words, default, range and step. Vibrancy's
+    default is the model's own, which only the daemon knows: its slider starts mid-range and the toggle beside it
+    (on by default) says whether the slider is used."""
+    spec = OPTIONS[name]
+    return (kind, name, spec.label, spec.start, (spec.lo, spec.hi, spec.step))
+
+
+def _toggle(name: str) -> tuple:
+    return (PF_TOGGLE, name, OPTIONS[name].label, OPTIONS[name].default)
+
+
 _TARGET = [(PF_IMAGE, "image", "Input image", None), (PF_DRAWABLE, "drawable", "Input drawable", None)]
 _ENDPOINT = (PF_STRING, "endpoint", "Daemon endpoint (empty: the default socket)", "")
 _HINT_LAYER = (PF_STRING, "hint_layer", "Hint layer (painted pixels are hints)", naming.HINT_LAYER_NAME)
 _COLORIZE_PARAMS = _TARGET + [
     _HINT_LAYER,
-    (PF_SLIDER, "vibrancy", "Vibrancy (lower: bolder colors)", DEFAULTS.vibrancy, (0.01, 10.0, 0.01)),
-    (PF_SLIDER, "feather", "Feather of the selection edge (px)", DEFAULTS.feather, (0.0, 256.0, 0.5)),
-    (PF_TOGGLE, "harmonize", "Harmonize colors per segment", DEFAULTS.harmonize),
-    (PF_TOGGLE, "segment_pass", "Segment pass", DEFAULTS.segment_pass),
-    (PF_TOGGLE, "confine_hints", "Confine each hint to its segment", DEFAULTS.confine_hints),
+    (PF_TOGGLE, "model_vibrancy", MODEL_VIBRANCY, DEFAULTS.vibrancy is None),
+    _ranged(PF_SLIDER, "vibrancy"),
+    _ranged(PF_SLIDER, "feather"),
+    _toggle("harmonize"),
+    _toggle("segment_pass"),
+    _toggle("confine_hints"),
     (PF_OPTION, "layer_mode", "Result layer mode", 1, ["Normal", "LCh color"]),
     _ENDPOINT,
 ]
@@ -59,10 +73,11 @@ def _settings(endpoint: str, **choices: Any) -> Settings:
     return replace(base_settings, endpoint=endpoint, **choices)
 
 
-def _colorize(image: Any, drawable: Any, hint_layer: str, vibrancy: float, feather: float, harmonize: bool,
-              segment_pass: bool, confine_hints: bool, layer_mode: int, endpoint: str, *, selection_only: bool) -> str:
-    settings = _settings(endpoint, vibrancy=vibrancy, feather=feather, harmonize=harmonize,
-                         segment_pass=segment_pass, confine_hints=confine_hints)
+def _colorize(image: Any, drawable: Any, hint_layer: str, model_vibrancy: bool, vibrancy: float, feather: float,
+              harmonize: bool, segment_pass: bool, confine_hints: bool, layer_mode: int, endpoint: str, *,
+              selection_only: bool) -> str:
+    settings = _settings(endpoint, vibrancy=None if model_vibrancy else vibrancy, feather=feather,
+                         harmonize=harmonize, segment_pass=segment_pass, confine_hints=confine_hints)
     doc = GimpDocument(image, drawable, hint_layer=hint_layer, result_mode=LAYER_MODES[layer_mode])
     return run_plan(actions.colorize(doc, settings, selection_only=selection_only), settings)
 
@@ -112,7 +127,7 @@ _register("select-object", "Select _object...", "Refine the selection (a box or 
           select_object)
 _register("auto-segment", "_Auto-segment...", BY_KEY["auto_segment"].tooltip,
           _TARGET + [(PF_OPTION, "output", "Segments as", 0, ["Layer group of masks", "Channels"]),
-                     (PF_SPINNER, "max_segments", "Most segments", DEFAULTS.max_segments, (1, 255, 1)), _ENDPOINT],
+                     _ranged(PF_SPINNER, "max_segments"), _ENDPOINT],
           auto_segment)
 _register("harmonize", "_Harmonize...", BY_KEY["harmonize_layer"].tooltip,
           _TARGET + [(PF_STRING, "hint_layer", "Keep the colors painted on this layer", naming.HINT_LAYER_NAME),

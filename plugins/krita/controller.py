@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
+from chromaseg.bridge.contract import ColorizerInfo
 from chromaseg.plugins.common.actions import Plan
 from chromaseg.plugins.common.commands import BY_KEY
 from chromaseg.plugins.common.errors import artist_message
@@ -38,6 +39,11 @@ class Controller:
     @property
     def settings(self) -> Settings:
         return self.runner.settings
+
+    @property
+    def colorizer(self) -> ColorizerInfo | None:
+        """The daemon's colorizer defaults (its own vibrancy), as its last status said; None until one answered."""
+        return self.runner.colorizer
 
     def update_settings(self, settings: Settings) -> None:
         """Keep and store new settings (they apply to the next command)."""

@@ -28,7 +28,8 @@ from PyQt5.QtWidgets import (
 
 from chromaseg.plugins.common.commands import BY_KEY
 from chromaseg.plugins.common.runner import Update
-from chromaseg.plugins.common.settings import Settings
+from chromaseg.bridge.contract import Param
+from chromaseg.plugins.common.settings import MODEL_VIBRANCY, OPTIONS, Settings
 from chromaseg.plugins.krita.extension import shared_controller
 
 STATUS_REFRESH_MS = 5000
@@ -75,23 +76,30 @@ class ChromasegDocker(DockWidget):
         return box
 
     def _options(self, s: Settings) -> QWidget:
+        """The widgets' ranges, steps, defaults and words come from the op contract, through `OPTIONS`."""
         box = QGroupBox("Options")
         form = QFormLayout(box)
-        self.vibrancy = _double(0.01, 10.0, 0.02, s.vibrancy, "Lower is bolder: the colorizer's temperature.")
-        self.harmonize = _check("Harmonize colors per object", s.harmonize)
-        self.segment_pass = _check("Refine each object (segment pass)", s.segment_pass)
-        self.confine_hints = _check("A hint colors only its own object", s.confine_hints)
-        self.padding = _spin(0, 400, int(round(s.padding * 100)), "Context around a selection, % of its size.")
-        self.feather = _double(0.0, 256.0, 1.0, s.feather, "Soft edge where the result blends into the layer (px).")
-        self.max_segments = _spin(1, 255, s.max_segments, "How many objects Auto-Segment looks for.")
-        form.addRow("Vibrancy", self.vibrancy)
+        self.vibrancy = _double(OPTIONS["vibrancy"], s.vibrancy)
+        self.model_vibrancy = _check(MODEL_VIBRANCY, s.vibrancy is None,
+                                     "The daemon's colorizer uses the vibrancy chosen for it (shown once the daemon "
+                                     "answers); change the value to use your own.")
+        self.harmonize = _option_check("harmonize", s.harmonize)
+        self.segment_pass = _option_check("segment_pass", s.segment_pass)
+        self.confine_hints = _option_check("confine_hints", s.confine_hints)
+        self.padding = _percent(OPTIONS["padding"], s.padding)
+        self.feather = _double(OPTIONS["feather"], s.feather)
+        self.max_segments = _spin(OPTIONS["max_segments"], s.max_segments)
+        form.addRow(OPTIONS["vibrancy"].label, self.vibrancy)
+        form.addRow(self.model_vibrancy)
         form.addRow(self.harmonize)
         form.addRow(self.segment_pass)
         form.addRow(self.confine_hints)
-        form.addRow("Context %", self.padding)
-        form.addRow("Feather px", self.feather)
-        form.addRow("Max segments", self.max_segments)
-        for spin in (self.vibrancy, self.padding, self.feather, self.max_segments):
+        form.addRow(OPTIONS["padding"].label, self.padding)
+        form.addRow(OPTIONS["feather"].label, self.feather)
+        form.addRow(OPTIONS["max_segments"].label, self.max_segments)
+        self.vibrancy.valueChanged.connect(self._override_vibrancy)
+        self.model_vibrancy.toggled.connect(self._use_model_vibrancy)
+        for spin in (self.padding, self.feather, self.max_segments):
             spin.valueChanged.connect(self._store)
         for check in (self.harmonize, self.segment_pass, self.confine_hints):
             check.toggled.connect(self._store)
@@ -141,11 +149,33 @@ class ChromasegDocker(DockWidget):
     def _run(self, key: str, *_checked: object) -> None:
         self.controller.run(key)
 
+    def _override_vibrancy(self, *_changed: object) -> None:
+        """Editing the value makes it the artist's own instead of the model's."""
+        if self.model_vibrancy.isChecked():
+            self.model_vibrancy.setChecked(False)  # stored by its toggled signal
+        else:
+            self._store()
+
+    def _use_model_vibrancy(self, *_checked: object) -> None:
+        self.show_model_vibrancy()
+        self._store()
+
+    def show_model_vibrancy(self) -> None:
+        """The daemon's own vibrancy, once it has said it: in the toggle's text and, while the toggle is on, in the
+        value (without making it the artist's)."""
+        model = self.controller.colorizer
+        self.model_vibrancy.setText(MODEL_VIBRANCY if model is None else f"{MODEL_VIBRANCY} ({model.vibrancy:.2f})")
+        if model is not None and self.model_vibrancy.isChecked():
+            blocked = self.vibrancy.blockSignals(True)
+            self.vibrancy.setValue(model.vibrancy)
+            self.vibrancy.blockSignals(blocked)
+
     def _store(self, *_changed: object) -> None:
+        vibrancy = None if self.model_vibrancy.isChecked() else self.vibrancy.value()
         try:
             settings = replace(
                 self.controller.settings,
-                vibrancy=self.vibrancy.value(), harmonize=self.harmonize.isChecked(),
+                vibrancy=vibrancy, harmonize=self.harmonize.isChecked(),
                 segment_pass=self.segment_pass.isChecked(), confine_hints=self.confine_hints.isChecked(),
                 padding=self.padding.value() / 100, feather=self.feather.value(),
                 max_segments=self.max_segments.value(), daemon_command=self.command.text().strip(),
@@ -171,30 +201,47 @@ class ChromasegDocker(DockWidget):
     def refresh_status(self) -> None:
         if self.isVisible() or not self.status.text():
             self.status.setText(self.controller.daemon_status())
+            self.show_model_vibrancy()
 
     def canvasChanged(self, canvas: object) -> None:
         """Commands always act on the active document; nothing to follow here."""
 
 
-def _double(lo: float, hi: float, step: float, value: float, tip: str) -> QDoubleSpinBox:
+def _double(spec: Param, value: float | None) -> QDoubleSpinBox:
     spin = QDoubleSpinBox()
-    spin.setRange(lo, hi)
-    spin.setSingleStep(step)
+    spin.setRange(spec.lo, spec.hi)
+    spin.setSingleStep(spec.step)
     spin.setDecimals(2)
-    spin.setValue(value)
-    spin.setToolTip(tip)
+    spin.setValue(spec.start if value is None else value)
+    spin.setToolTip(spec.help)
     return spin
 
 
-def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+def _spin(spec: Param, value: int) -> QSpinBox:
     spin = QSpinBox()
-    spin.setRange(lo, hi)
+    spin.setRange(spec.lo, spec.hi)
+    spin.setSingleStep(spec.step)
     spin.setValue(value)
-    spin.setToolTip(tip)
+    spin.setToolTip(spec.help)
     return spin
 
 
-def _check(text: str, value: bool) -> QCheckBox:
+def _percent(spec: Param, value: float) -> QSpinBox:
+    """A fraction shown in percent."""
+    spin = QSpinBox()
+    spin.setRange(round(spec.lo * 100), round(spec.hi * 100))
+    spin.setSingleStep(round(spec.step * 100))
+    spin.setValue(round(value * 100))
+    spin.setToolTip(spec.help)
+    return spin
+
+
+def _option_check(name: str, value: bool) -> QCheckBox:
+    return _check(OPTIONS[name].label, value, OPTIONS[name].help)
+
+
+def _check(text: str, value: bool, tip: str = "") -> QCheckBox:
     check = QCheckBox(text)
     check.setChecked(value)
+    check.setToolTip(tip)
     return check

@@ -18,7 +18,8 @@ import pytest
 import zmq
 from bridge_helpers import Daemon, assert_no_internal, memory_kib, start_daemon
 
-from chromaseg.bridge.ops import MAX_SEGMENTS, SPECS
+from chromaseg.bridge.contract import OPS
+from chromaseg.bridge.ops import MAX_SEGMENTS
 
 MESSAGES = 10_500
 BATCH = 50  # messages in flight at once; the daemon's per-client queue is raised to match
@@ -159,7 +160,7 @@ def oversized_header(rid: str, rng: random.Random) -> Message:
 
 def bad_param(rid: str, rng: random.Random) -> Message:
     op = rng.choice(["segment", "colorize", "harmonize", "cancel", "ping", "info"])
-    names = sorted(SPECS[op].params) or ["x"]
+    names = sorted(OPS[op].specs) or ["x"]
     params = {rng.choice(names): rng.choice(HOSTILE_VALUES) for _ in range(rng.randrange(1, 3))}
     if op == "cancel":
         params.setdefault("target", 12)  # a bad target: the request never becomes a valid cancel

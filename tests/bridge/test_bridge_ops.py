@@ -133,8 +133,10 @@ def test_colorize_confines_hints_to_their_segment(daemon, backend) -> None:
     frames = {"layer": Frame.from_array(layer), "hints": Frame.from_array(hints),
               "segments": Frame.from_array(halves(64, 64))}
     with daemon.client(backend) as c:
-        confined = array(c.request("colorize", {"confine_hints": True, "resolution": 32}, frames).frames["layer"])
-        free = array(c.request("colorize", {"resolution": 32}, {"layer": Frame.from_array(layer)}).frames["layer"])
+        confined = array(c.request("colorize", {"confine_hints": True, "segment_pass": False, "resolution": 32},
+                                   frames).frames["layer"])
+        free = array(c.request("colorize", {"segment_pass": False, "resolution": 32},
+                               {"layer": Frame.from_array(layer)}).frames["layer"])
     right = halves(64, 64) == 2
     assert np.array_equal(confined[right], free[right])
 

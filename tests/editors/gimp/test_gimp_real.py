@@ -52,7 +52,7 @@ def test_colorize_layer_writes_the_daemons_pixels_into_a_new_layer(gimp, daemon)
     assert out["status"] == "success", out["error"]
     result, source = out["layers"]
     assert source["name"] == "Photo" and out["source_sha256_before"] == out["source_sha256_after"]
-    assert result["name"] == f"Colorized · Photo · vibrancy {DEFAULTS.vibrancy:g} · segment pass"
+    assert result["name"] == "Colorized · Photo · vibrancy model · segment pass"  # the model's own, by default
     assert (result["offsets"], result["size"], result["mode"], result["mask"]) == ([0, 0], [W, H], "lch-color", None)
     # exactly what the daemon answers for the same request
     with Client(daemon.endpoint) as client:

@@ -148,6 +148,7 @@ def scenario_plugin(window: Any) -> Facts:
 
     k = Krita.instance()
     docker = docker_widget()
+    docker.model_vibrancy.setChecked(False)  # the artist's own vibrancy instead of the model's
     docker.vibrancy.setValue(0.5)  # the docker's widgets store settings in kritarc and the controller uses them
     docker.harmonize.setChecked(True)
     stored = {name: k.readSetting("chromaseg", name, "") for name in ("vibrancy", "harmonize")}

@@ -27,7 +27,8 @@ def test_colorize_layer_sends_the_whole_layer_as_rgba_and_writes_a_named_layer()
     d = doc()
     plan = actions.colorize(d, Settings(vibrancy=0.5, harmonize=True), selection_only=False)
     assert plan.op == "colorize" and set(plan.frames) == {"layer"}
-    assert plan.params == {"vibrancy": 0.5, "harmonize": True, "segment_pass": True, "confine_hints": False}
+    assert plan.params.to_params() == {"vibrancy": 0.5, "harmonize": True, "segment_pass": True,
+                                       "confine_hints": False}
     layer = plan.frames["layer"]
     assert layer.dtype == "u8" and layer.shape == (H, W, 4)
     assert bytes(layer.data) == bytes(swap_red_blue(d.layer, 1))
@@ -53,7 +54,7 @@ def test_colorize_selection_pads_the_box_sends_hints_and_masks_the_result() -> N
     assert hint_frame.shape == (region.h, region.w, 4)
     px = (12 - region.y) * region.w + 22 - region.x
     assert bytes(hint_frame.data)[px * 4 : px * 4 + 4] == bytes([255, 0, 0, 255])  # RGBA on the wire
-    assert plan.params["feather"] == 3
+    assert plan.params.feather == 3
     plan.apply(reply({}, layer=Frame(bytes(region.w * region.h * 4), "u8", (region.h, region.w, 4))))
     name, rect, _, mask = d.results[0]
     assert rect == region and mask == bytes(plan.frames["selection"].data)
@@ -105,7 +106,7 @@ def test_select_object_sends_the_selection_as_the_prompt_and_combines_the_mask()
     d = doc(selection=box_mask(W, H, Rect(30, 20, 6, 6)))
     plan = actions.select_object(d, Settings(min_padding=4, padding=0), SelectionMode.SUBTRACT)
     region = Rect(26, 16, 14, 14)
-    assert plan.op == "segment" and plan.params == {} and plan.frames["selection"].shape == (14, 14)
+    assert plan.op == "segment" and plan.params.to_params() == {} and plan.frames["selection"].shape == (14, 14)
     mask = box_mask(14, 14, Rect(2, 2, 10, 10))
     assert "was cut from" in plan.apply(reply({"pixels": 100}, mask=Frame(mask, "u8", (14, 14))))
     assert d.selection_ops == [(region, mask, SelectionMode.SUBTRACT)]
@@ -116,7 +117,7 @@ def test_select_object_sends_the_selection_as_the_prompt_and_combines_the_mask()
 def test_auto_segment_turns_the_label_map_into_named_masks() -> None:
     d = doc()
     plan = actions.auto_segment(d, Settings(max_segments=8))
-    assert plan.params == {"max_segments": 8} and set(plan.frames) == {"layer"}
+    assert plan.params.to_params() == {"max_segments": 8} and set(plan.frames) == {"layer"}
     labels = struct.pack(f"<{W * H}i", *([1] * (W * H // 2) + [3] * (W * H // 2)))
     message = plan.apply(reply({"segments": 3}, segments=Frame(labels, "i32", (H, W))))
     name, rect, masks = d.segment_groups[0]

@@ -18,8 +18,14 @@ def test_bad_stored_values_fall_back_to_defaults() -> None:
     assert s == Settings(feather=2.5)
 
 
+def test_the_models_vibrancy_is_stored_as_empty_and_read_back() -> None:
+    assert Settings().vibrancy is None and Settings().to_strings()["vibrancy"] == ""
+    assert Settings.from_strings(Settings().to_strings()) == Settings()
+    assert Settings.from_strings({"vibrancy": "0.25"}) == Settings(vibrancy=0.25)
+
+
 def test_ranges_are_checked() -> None:
     with pytest.raises(ValueError, match="vibrancy"):
-        Settings(vibrancy=0)
+        Settings(vibrancy=1.05)
     with pytest.raises(ValueError, match="max_segments"):
         Settings(max_segments=256)

@@ -39,7 +39,7 @@ def test_colorize_layer_adds_a_colored_layer_above_the_untouched_source(backend,
     backend.run(P + "colorize-layer", image, source, endpoint=daemon.endpoint)
     result = image.layers[0]
     assert [x.name for x in image.layers] == [result.name, "Photo"]
-    assert result.name.startswith("Colorized · Photo · vibrancy 0.6")
+    assert result.name.startswith("Colorized · Photo · vibrancy model")
     assert (result.width, result.height, result.offsets) == (48, 40, (0, 0))
     assert result.mode == LAYER_MODE_LCH_COLOR and result.mask is None
     assert _chroma(_pixels(result)) > 0 and _pixels(source) == before

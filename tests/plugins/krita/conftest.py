@@ -1,13 +1,16 @@
-"""The fake `krita` module stands in for Krita's while the plugin's Krita modules are imported and tested."""
+"""The fake `krita` and PyQt5 modules stand in for Krita's while the plugin's Krita modules are imported and
+tested."""
 from __future__ import annotations
 
 import sys
 from typing import Iterator
 
 import fake_krita
+import fake_qt
 import pytest
 
 sys.modules.setdefault("krita", fake_krita)
+fake_qt.install()
 
 
 @pytest.fixture

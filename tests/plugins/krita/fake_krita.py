@@ -9,6 +9,8 @@ from __future__ import annotations
 import struct
 from typing import Any, Callable
 
+import fake_qt
+
 ITEM = {"U8": 1, "U16": 2, "F16": 2, "F32": 4}
 _CODE = {"U8": "B", "U16": "H", "F16": "e", "F32": "f"}
 
@@ -420,3 +422,37 @@ class Krita:
 
     def addDockWidgetFactory(self, factory: Any) -> None:
         self.docker_factories.append(factory)
+
+
+# --- what the extension and the docker derive from (enough to build the docker on fake_qt's widgets) ---------------
+
+
+class Window:
+    pass
+
+
+class Extension:
+    def __init__(self, parent: Any) -> None:
+        self.parent = parent
+
+
+class DockWidget(fake_qt.QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.title = ""
+        self.child: Any = None
+
+    def setWindowTitle(self, title: str) -> None:
+        self.title = title
+
+    def setWidget(self, widget: Any) -> None:
+        self.child = widget
+
+
+class DockWidgetFactoryBase:
+    DockRight = 2
+
+
+class DockWidgetFactory(DockWidgetFactoryBase):
+    def __init__(self, id: str, dockPosition: int, klass: type) -> None:
+        self.id, self.position, self.klass = id, dockPosition, klass

@@ -79,7 +79,7 @@ def test_colorize_selection_adds_one_masked_layer_and_leaves_the_source(krita: K
     assert last.state is State.DONE, last.message
     assert any(u.state is State.RUNNING for u in seen) and controller.timer.interval is None
     names = [n.name() for n in doc.rootNode().childNodes()]
-    assert names[0] == "Background" and names[1].startswith("Colorized · Background · vibrancy 0.6")
+    assert names[0] == "Background" and names[1].startswith("Colorized · Background · vibrancy model")
     result = doc.rootNode().childNodes()[1]
     assert [c.type() for c in result.childNodes()] == (["transparencymask"] if masks else ["paintlayer", "paintlayer"])
     assert source.pixelData(0, 0, W, H) == before and len(doc.undo_steps) == 1
@@ -135,9 +135,9 @@ def test_refusals_and_failures_leave_the_document_as_it_was(krita: Krita, contro
 
 def test_settings_round_trip_through_kritarc(krita: Krita) -> None:
     assert load_settings() == Settings()
-    save_settings(Settings(vibrancy=1.5, harmonize=True, daemon_command="/x/chromaseg serve"))
+    save_settings(Settings(vibrancy=0.75, harmonize=True, daemon_command="/x/chromaseg serve"))
     assert krita.settings[("chromaseg", "harmonize")] == "true"
-    assert load_settings() == Settings(vibrancy=1.5, harmonize=True, daemon_command="/x/chromaseg serve")
+    assert load_settings() == Settings(vibrancy=0.75, harmonize=True, daemon_command="/x/chromaseg serve")
 
 
 

@@ -1,0 +1,226 @@
+"""A stand-in for the few PyQt5 classes the docker and the extension use: widgets that keep their state (ranges,
+steps, values, texts) and signals that call their slots, with Qt's rules where the plugin relies on them (a spin box
+clamps and rounds its value and signals only a change; blockSignals silences a widget), so the docker runs without
+Qt. `install()` puts it in sys.modules as PyQt5.QtCore and PyQt5.QtWidgets."""
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any, Callable
+
+single_shots: list[Callable[[], None]] = []  # what QTimer.singleShot was asked to run (the test runs it, or not)
+
+
+class Signal:
+    def __init__(self, owner: "QWidget | None" = None) -> None:
+        self._owner = owner
+        self._slots: list[Callable[..., Any]] = []
+
+    def connect(self, slot: Callable[..., Any]) -> None:
+        self._slots.append(slot)
+
+    def emit(self, *args: Any) -> None:
+        if self._owner is not None and self._owner.signalsBlocked():
+            return
+        for slot in list(self._slots):
+            slot(*args)
+
+
+class QWidget:
+    def __init__(self, *_parent: Any) -> None:
+        self._tip = ""
+        self._enabled = True
+        self._blocked = False
+
+    def setToolTip(self, tip: str) -> None:
+        self._tip = tip
+
+    def toolTip(self) -> str:
+        return self._tip
+
+    def setEnabled(self, enabled: bool) -> None:
+        self._enabled = bool(enabled)
+
+    def isEnabled(self) -> bool:
+        return self._enabled
+
+    def isVisible(self) -> bool:
+        return False  # never shown: the docker refreshes its status only while it has none
+
+    def blockSignals(self, block: bool) -> bool:
+        previous, self._blocked = self._blocked, bool(block)
+        return previous
+
+    def signalsBlocked(self) -> bool:
+        return self._blocked
+
+
+class _Text(QWidget):
+    def __init__(self, text: str = "", *_parent: Any) -> None:
+        super().__init__()
+        self._text = text
+
+    def setText(self, text: str) -> None:
+        self._text = text
+
+    def text(self) -> str:
+        return self._text
+
+
+class QGroupBox(_Text):
+    pass
+
+
+class QLabel(_Text):
+    def setWordWrap(self, on: bool) -> None:
+        pass
+
+
+class QLineEdit(_Text):
+    def __init__(self, text: str = "", *_parent: Any) -> None:
+        super().__init__(text)
+        self.editingFinished = Signal(self)
+
+    def setPlaceholderText(self, text: str) -> None:
+        pass
+
+
+class QPushButton(_Text):
+    def __init__(self, text: str = "", *_parent: Any) -> None:
+        super().__init__(text)
+        self.clicked = Signal(self)
+
+
+class QCheckBox(_Text):
+    def __init__(self, text: str = "", *_parent: Any) -> None:
+        super().__init__(text)
+        self._checked = False
+        self.toggled = Signal(self)
+
+    def setChecked(self, checked: bool) -> None:
+        if bool(checked) != self._checked:
+            self._checked = bool(checked)
+            self.toggled.emit(self._checked)
+
+    def isChecked(self) -> bool:
+        return self._checked
+
+
+class QSpinBox(QWidget):
+    def __init__(self, *_parent: Any) -> None:
+        super().__init__()
+        self._min, self._max, self._step, self._value = 0, 99, 1, 0
+        self.valueChanged = Signal(self)
+
+    def setRange(self, lo: Any, hi: Any) -> None:
+        self._min, self._max = lo, hi
+        self._value = min(max(self._value, lo), hi)
+
+    def minimum(self) -> Any:
+        return self._min
+
+    def maximum(self) -> Any:
+        return self._max
+
+    def setSingleStep(self, step: Any) -> None:
+        self._step = step
+
+    def singleStep(self) -> Any:
+        return self._step
+
+    def setValue(self, value: Any) -> None:
+        value = self._fit(min(max(value, self._min), self._max))
+        if value != self._value:
+            self._value = value
+            self.valueChanged.emit(value)
+
+    def value(self) -> Any:
+        return self._value
+
+    def _fit(self, value: Any) -> Any:
+        return int(value)
+
+
+class QDoubleSpinBox(QSpinBox):
+    def __init__(self, *_parent: Any) -> None:
+        super().__init__()
+        self._min, self._max, self._step, self._value, self._decimals = 0.0, 99.99, 1.0, 0.0, 2
+
+    def setDecimals(self, decimals: int) -> None:
+        self._decimals = decimals
+
+    def _fit(self, value: Any) -> float:
+        return round(float(value), self._decimals)
+
+
+class QProgressBar(QSpinBox):
+    pass
+
+
+class _Layout:
+    def __init__(self, *_parent: Any) -> None:
+        self.items: list[tuple[Any, ...]] = []
+
+    def addRow(self, *items: Any) -> None:
+        self.items.append(items)
+
+    def addWidget(self, widget: Any, *_where: Any) -> None:
+        self.items.append((widget,))
+
+    def addLayout(self, layout: Any, *_where: Any) -> None:
+        self.items.append((layout,))
+
+    def addStretch(self, *_stretch: Any) -> None:
+        pass
+
+    def setContentsMargins(self, *_margins: Any) -> None:
+        pass
+
+
+class QFormLayout(_Layout):
+    pass
+
+
+class QGridLayout(_Layout):
+    pass
+
+
+class QHBoxLayout(_Layout):
+    pass
+
+
+class QVBoxLayout(_Layout):
+    pass
+
+
+class QTimer:
+    def __init__(self, *_parent: Any) -> None:
+        self.timeout = Signal()
+        self.interval: int | None = None
+
+    def start(self, interval_ms: int) -> None:
+        self.interval = interval_ms
+
+    def stop(self) -> None:
+        self.interval = None
+
+    @staticmethod
+    def singleShot(_ms: int, slot: Callable[[], None]) -> None:
+        single_shots.append(slot)
+
+
+class QMenu(QWidget):
+    pass
+
+
+class QMenuBar(QWidget):
+    pass
+
+
+def install() -> None:
+    """Make `from PyQt5.QtCore / PyQt5.QtWidgets import ...` find these (unless a PyQt5 is imported already)."""
+    this = sys.modules[__name__]
+    package = types.ModuleType("PyQt5")
+    package.QtCore = package.QtWidgets = this  # type: ignore[attr-defined]
+    for name, module in (("PyQt5", package), ("PyQt5.QtCore", this), ("PyQt5.QtWidgets", this)):
+        sys.modules.setdefault(name, module)

@@ -1,0 +1,84 @@
+"""The docker on the fake Qt widgets: its options are built from the op contract (through settings.OPTIONS), and its
+vibrancy is the daemon's model's own until the artist changes it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from bridge_helpers import Daemon
+from fake_krita import Krita
+
+from chromaseg.bridge.contract import OPS
+from chromaseg.plugins.common.runner import Runner
+from chromaseg.plugins.common.settings import MODEL_VIBRANCY, OPTIONS, Settings
+from chromaseg.plugins.krita import extension
+from chromaseg.plugins.krita.controller import Controller
+from chromaseg.plugins.krita.docker import ChromasegDocker
+
+SPINS = ("vibrancy", "feather", "max_segments")
+CHECKS = ("harmonize", "segment_pass", "confine_hints")
+
+
+class NoTimer:
+    def start(self, interval_ms: int) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.fixture
+def make_docker(krita: Krita, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    controllers: list[Controller] = []
+
+    def make(settings: Settings) -> ChromasegDocker:
+        controller = Controller(NoTimer(), Runner(settings))
+        controllers.append(controller)
+        monkeypatch.setattr(extension, "_controller", controller)
+        return ChromasegDocker()
+
+    yield make
+    for controller in controllers:
+        controller.close()
+
+
+def test_every_option_a_widget_shows_is_an_op_param_with_the_contracts_range_step_default_and_words(
+        make_docker) -> None:
+    docker = make_docker(Settings())
+    op_params = {name for op in OPS.values() for name in op.specs}
+    assert set(SPINS + CHECKS) == op_params & set(OPTIONS)  # every contract-backed option has its widget
+    for name in SPINS:
+        spec, spin = OPTIONS[name], getattr(docker, name)
+        assert (spin.minimum(), spin.maximum(), spin.singleStep()) == (spec.lo, spec.hi, spec.step), name
+        assert spin.value() == spec.start and spin.toolTip() == spec.help
+    for name in CHECKS:
+        spec, check = OPTIONS[name], getattr(docker, name)
+        assert (check.text(), check.isChecked(), check.toolTip()) == (spec.label, spec.default, spec.help)
+    padding = OPTIONS["padding"]
+    assert (docker.padding.minimum(), docker.padding.maximum()) == (round(padding.lo * 100), round(padding.hi * 100))
+    assert docker.model_vibrancy.isChecked() and docker.model_vibrancy.text() == MODEL_VIBRANCY
+
+
+def test_changing_the_vibrancy_makes_it_the_artists_and_the_toggle_gives_it_back(make_docker, krita: Krita) -> None:
+    docker = make_docker(Settings())
+    docker.vibrancy.setValue(0.8)
+    assert docker.controller.settings.vibrancy == 0.8 and not docker.model_vibrancy.isChecked()
+    assert krita.settings[("chromaseg", "vibrancy")] == "0.8"
+    docker.model_vibrancy.setChecked(True)
+    assert docker.controller.settings.vibrancy is None and krita.settings[("chromaseg", "vibrancy")] == ""
+    assert make_docker(Settings(vibrancy=0.3)).vibrancy.value() == 0.3
+
+
+def test_the_docker_shows_the_daemons_own_vibrancy_without_making_it_the_artists(
+        make_docker, daemon: Daemon, tiny_colorizer_checkpoint: Path) -> None:
+    from chromaseg.core.colorize import get_model, model_vibrancy
+
+    docker = make_docker(Settings(endpoint=daemon.endpoint, autostart=False))
+    docker.refresh_status()
+    own = model_vibrancy(get_model(tiny_colorizer_checkpoint))
+    assert docker.controller.colorizer is not None and docker.controller.colorizer.vibrancy == own
+    assert docker.model_vibrancy.text() == f"{MODEL_VIBRANCY} ({own:.2f})"
+    assert docker.vibrancy.value() == round(own, 2) and docker.controller.settings.vibrancy is None
+    docker.model_vibrancy.setChecked(False)  # the artist's own now, starting from the model's value
+    assert docker.controller.settings.vibrancy == round(own, 2)
