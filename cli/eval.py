@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from chromaseg.cli import arguments
 
@@ -17,9 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default=None, help="file listing the photos to use, relative to --images "
                                                   "(e.g. a training run's split/val.txt)")
     p.add_argument("--hints", default="0,1,10,100", help="comma-separated hint counts (default: %(default)s)")
-    p.add_argument("--json", default=None, metavar="OUT", help="also write the full report as JSON")
     p.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N photos")
+    arguments.add_report_options(p, "photos")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vibrancy", type=arguments.vibrancy, default=None, metavar="V",
                    help="0..1, higher = bolder colors: the share of the colorizer's class rebalancing kept "
@@ -39,6 +36,5 @@ def run(args: argparse.Namespace) -> int:
                       vibrancy=args.vibrancy,
                       stages=[s for s in PIPELINE_STAGES if getattr(args, s)])
     print(format_table(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    arguments.write_report(report, args.json)
     return 0

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
+
+from chromaseg.cli import arguments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -12,10 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "pixel) on the gray photos, beside the box itself as the mask, and the "
                                           "median time per prompt with the image set once.")
     p.add_argument("--dir", required=True, help="folder with IMAGE.jpg, IMAGE.objN.png and objects.tsv")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N photos")
+    arguments.add_report_options(p, "photos")
     p.add_argument("--backend", choices=("default", "classic", "classic-no-prior"), default="default",
                    help="the daemon's choice (default), the fallback, or the fallback without DeepLab")
-    p.add_argument("--json", default=None, metavar="OUT", help="also write the per-object report as JSON")
     p.set_defaults(run=run)
 
 
@@ -30,6 +29,5 @@ def run(args: argparse.Namespace) -> int:
     print(seg.reason)
     report = evaluate_objects(seg, args.dir, args.limit)
     print(format_report(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    arguments.write_report(report, args.json)
     return 0

@@ -56,9 +56,13 @@ class QWidget:
 
 
 class _Text(QWidget):
+    SIGNAL = ""  # the one signal a text widget emits, e.g. "clicked" (none when empty)
+
     def __init__(self, text: str = "", *_parent: Any) -> None:
         super().__init__()
         self._text = text
+        if self.SIGNAL:
+            setattr(self, self.SIGNAL, Signal(self))
 
     def setText(self, text: str) -> None:
         self._text = text
@@ -77,25 +81,22 @@ class QLabel(_Text):
 
 
 class QLineEdit(_Text):
-    def __init__(self, text: str = "", *_parent: Any) -> None:
-        super().__init__(text)
-        self.editingFinished = Signal(self)
+    SIGNAL = "editingFinished"
 
     def setPlaceholderText(self, text: str) -> None:
         pass
 
 
 class QPushButton(_Text):
-    def __init__(self, text: str = "", *_parent: Any) -> None:
-        super().__init__(text)
-        self.clicked = Signal(self)
+    SIGNAL = "clicked"
 
 
 class QCheckBox(_Text):
+    SIGNAL = "toggled"
+
     def __init__(self, text: str = "", *_parent: Any) -> None:
         super().__init__(text)
         self._checked = False
-        self.toggled = Signal(self)
 
     def setChecked(self, checked: bool) -> None:
         if bool(checked) != self._checked:
