@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from chromaseg.core.color import from_unit_float
-    from chromaseg.core.colorize import colorize, get_model
+    from chromaseg.core.colorize import Colorizer
     from chromaseg.core.evaluate import gray_of, simulated_hint_layer
     from chromaseg.core.metrics import mean_ciede2000, psnr
     from chromaseg.core.segment import Segmenter
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rgb = np.asarray(Image.open(args.image).convert("RGB"))
     gray = from_unit_float(gray_of(rgb), np.uint8)
-    net = get_model(args.model)
+    colorizer = Colorizer.load(args.model)
     segmenter = Segmenter.default()
     hints = simulated_hint_layer(rgb, DEMO_HINTS, seed=0)
     runs = {
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     results = {"gray.png": gray}
     for name, options in runs.items():
         start = time.perf_counter()
-        results[name] = colorize(gray, model=net, **options)
+        results[name] = colorizer.colorize(gray, **options)
         print(f"{name:28} {time.perf_counter() - start:5.2f} s   PSNR {psnr(results[name], rgb):5.2f} dB   "
               f"CIEDE2000 {mean_ciede2000(results[name], rgb):5.2f}")
     results["hints.png"] = from_unit_float(hints, np.uint8)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import signal
 import sys
 from pathlib import Path
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     an unwritable log) is one line on stderr and exit status 2; a failure while serving, one line and status 1."""
     from chromaseg.bridge.endpoint import default_endpoint, default_log_path
     from chromaseg.bridge.protocol import Budget, Limits
-    from chromaseg.bridge.server import ConfigError, Server, ServerConfig
+    from chromaseg.bridge.daemon.server import ConfigError, Server, ServerConfig
 
     log = logging.getLogger("chromaseg.serve")
     log_file = (args.log_file or default_log_path()).absolute()  # absolute: `info` hands it to clients elsewhere
@@ -130,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # e.g. an unwritable --ready-file; the daemon has already shut down cleanly
         log.exception("stopped on an error")
         return _fail(f"stopped: {type(exc).__name__}: {exc} (details in {log_file})", status=1)
+    if server.worker.alive:  # still loading models or in a job past its grace: finalizing Python under it can abort
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

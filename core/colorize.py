@@ -6,12 +6,15 @@ blurred. The network sees the layer reduced to ``resolution`` on its long side; 
 are upsampled, and the full-resolution work runs in bands of rows, so memory grows with the layer only by a few
 float32 planes. Pixels the artist hinted take the hint's color; outside ``selection`` the layer is unchanged, with a
 feathered edge inside it.
+
+`Colorizer` is the stateful object, predictor-style: load once (its defaults and metadata - vibrancy, resolution,
+temperature, path - are attributes), colorize many. The module functions (`colorize`, `get_model`, `model_*`) are
+the same calls for one-off use, over a Colorizer loaded once per checkpoint path or network.
 """
 from __future__ import annotations
 
 import os
-import sys
-import types
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,10 +29,16 @@ from chromaseg.core.classes import (DEFAULT_TEMPERATURE, check_vibrancy, decode_
                                     rebalance_log_weights, rebalanced_logits)
 from chromaseg.core.color import from_unit_float, lab_to_srgb, srgb_to_lab, to_unit_float
 from chromaseg.core.guided import guided_coefficients, upsample_rows
+from chromaseg.core.harmonize import harmonize as harmonize_ab
 from chromaseg.core.hint_propagation import propagate_residuals
 from chromaseg.core.hints import hint_layer_pixels, reduce_hints
 from chromaseg.core.model import load_checkpoint
+from chromaseg.core.segment_pass import confine_to_hinted_segments, refine_segments
+from chromaseg.core.selection import default_feather, feather_weights
 from chromaseg.core.weights import COLORIZER_ASSET, shipped_asset
+
+__all__ = ["Colorizer", "colorize", "feather_weights", "get_model", "needs_segments"]
+
 
 DEFAULT_RESOLUTION = 384  # long side the network sees, unless its checkpoint records its own
 TILE_ROWS = 512  # rows per band of the full-resolution passes
@@ -41,22 +50,10 @@ GAMUT_STEPS = 7  # bisection steps of the chroma scale (1/128 precision)
 DEFAULT_VIBRANCY = 1.0
 
 
-@lru_cache(maxsize=4)
-def _load_cached(path: str) -> torch.nn.Module:
-    return load_checkpoint(path)
-
-
 def default_model_path() -> Path:
     """The shipped colorizer (self-contained: a semantic colorizer carries its own encoder)."""
     return shipped_asset(COLORIZER_ASSET)
 
-
-def get_model(model: torch.nn.Module | str | os.PathLike | None = None) -> torch.nn.Module:
-    """A ready model: the one given, a checkpoint path (loaded once, cached) or, by default, the shipped weights."""
-    if isinstance(model, torch.nn.Module):
-        return model.eval()
-    path = Path(model) if model is not None else default_model_path()
-    return _load_cached(str(path.resolve()))
 
 
 def _checkpoint_extra(model: torch.nn.Module) -> dict:
@@ -64,22 +61,6 @@ def _checkpoint_extra(model: torch.nn.Module) -> dict:
     colorizer = getattr(model, "colorizer", model)  # a SemanticColorizer wraps the trained colorizer
     return getattr(colorizer, "extra", {})
 
-
-def model_resolution(model: torch.nn.Module) -> int:
-    """The long side a model works at: recorded in its checkpoint by training, else DEFAULT_RESOLUTION."""
-    return int(_checkpoint_extra(model).get("resolution", DEFAULT_RESOLUTION))
-
-
-def model_temperature(model: torch.nn.Module) -> float:
-    """The annealed-mean temperature a model decodes with by default: the one tuned for it on validation photos and
-    recorded in its checkpoint, else the paper's DEFAULT_TEMPERATURE."""
-    return float(_checkpoint_extra(model).get("temperature", DEFAULT_TEMPERATURE))
-
-
-def model_vibrancy(model: torch.nn.Module) -> float:
-    """The vibrancy a model decodes with by default: the one chosen for it on validation photos
-    (bench/bench_vibrancy.py) and recorded in its checkpoint, else DEFAULT_VIBRANCY."""
-    return float(_checkpoint_extra(model).get("vibrancy", DEFAULT_VIBRANCY))
 
 
 @dataclass(frozen=True)
@@ -91,19 +72,10 @@ class Decoding:
     vibrancy: float
     log_weights: torch.Tensor
 
-    @classmethod
-    def for_model(cls, model: torch.nn.Module, vibrancy: float | None = None) -> Decoding:
-        """The model's own decoding; ``vibrancy`` (0..1, higher = bolder) overrides its default."""
-        vibrancy = check_vibrancy(model_vibrancy(model) if vibrancy is None else vibrancy)
-        if model.table is None:  # a model without its class table (built in memory): nothing to undo
-            return cls(model_temperature(model), vibrancy, torch.zeros(model.centers.shape[0]))
-        loss = _checkpoint_extra(model).get("train_config", {})
-        weights = rebalance_log_weights(model.table.class_counts, loss.get("upsilon", 0.5), loss.get("phi"))
-        return cls(model_temperature(model), vibrancy, weights)
-
     def __call__(self, logits: torch.Tensor, centers: Any) -> torch.Tensor:
         return decode_annealed_mean(rebalanced_logits(logits, self.log_weights, self.vibrancy), centers,
                                     self.temperature)
+
 
 
 def model_size(height: int, width: int, resolution: int) -> tuple[int, int]:
@@ -120,24 +92,6 @@ def _as_rgb(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return image[..., :3], (image[..., 3] if image.shape[2] == 4 else None)
     raise ValueError(f"image must be HxW, HxWx3 or HxWx4; got shape {image.shape}")
 
-
-def feather_weights(selection: Any, shape: tuple[int, int], feather: float) -> np.ndarray:
-    """(H, W) float32 blend weight in [0, 1]: 0 outside the selection, ramping up to the selection's own value over
-    ``feather`` pixels inside its edge (distance transform), so outside stays exactly unchanged."""
-    sel = np.asarray(selection)
-    if sel.shape != shape:
-        raise ValueError(f"selection must have shape {shape}; got {sel.shape}")
-    if sel.dtype == bool:
-        level = sel.astype(np.float32)
-    elif sel.dtype == np.uint8:
-        level = sel.astype(np.float32) * np.float32(1 / 255)
-    else:
-        raise TypeError(f"selection must be uint8 or bool; got {sel.dtype}")
-    inside = (sel > 0).astype(np.uint8)
-    if feather <= 0 or inside.all():
-        return level
-    dist = cv2.distanceTransform(inside, cv2.DIST_L2, 3)  # distance to the nearest unselected pixel
-    return np.minimum(dist * np.float32(1 / feather), 1.0, out=dist) * level
 
 
 def fit_chroma(lab: np.ndarray, tolerance: float = L_TOLERANCE, steps: int = GAMUT_STEPS) -> np.ndarray:
@@ -228,117 +182,194 @@ def segment_labels(segments: Any, shape: tuple[int, int]) -> np.ndarray:
     return labels
 
 
-def colorize(image: Any, *, hints: Any = None, selection: Any = None, vibrancy: float | None = None,
-             harmonize: bool = False, segments: Any = None, segment_pass: bool = False, confine_hints: bool = False,
-             segmenter: Any = None, model: torch.nn.Module | str | os.PathLike | None = None,
-             resolution: int | None = None, feather: float | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> np.ndarray:
-    """Colorize an sRGB layer (HxW gray, HxWx3 or HxWx4; uint8, uint16 or float32 in [0, 1]).
+def needs_segments(*, harmonize: bool, segment_pass: bool, confine_hints: bool, has_hints: bool) -> bool:
+    """Whether a colorization needs segments: harmonize and the segment pass always, confined hints only when there
+    is a hint to confine. The one place this is decided (the daemon asks it before lending its segmenter)."""
+    return harmonize or segment_pass or (confine_hints and has_hints)
 
-    Returns the same dtype, height, width and alpha; a 2-D gray layer comes back as HxWx3 (color needs three
-    channels). Only a*, b* change. ``hints``: HxWx4 RGBA hint layer (alpha > 0 = hint); each hint's correction
-    spreads over its region along L (:mod:`chromaseg.core.hint_propagation`). ``vibrancy`` (0..1, higher =
-    bolder): how much of the class rebalancing the network learned is kept when decoding (default: the model's
-    measured one, see :func:`model_vibrancy`). The three-stage pipeline (seed 000) over ``segments`` (an HxW label
-    map, -1 = none, or a list of HxW masks; computed by ``segmenter``, default ``Segmenter.default()``, when a stage
-    needs them and none are given): ``segment_pass`` re-predicts each large segment on its own crop and fuses it
-    back with a feathered edge; ``confine_hints`` lets a hint color only its own segment; ``harmonize`` runs CCC
-    Algorithm 1 over the segments (hinted pixels are protected). ``selection``: HxW uint8 (or bool) mask;
-    ``feather``: width of its soft inner edge in pixels (default 0.4 % of the long side, at least 1).
-    ``resolution``: long side the network sees (default: the model's own, see :func:`model_resolution`).
-    ``progress(stage, done, total)`` is called between stages and crops.
+
+class Colorizer:
+    """A loaded colorizer network with its defaults: load once, colorize many.
+
+    ``resolution`` (the long side the network sees), ``vibrancy`` and ``temperature`` (how it decodes) are the ones
+    its checkpoint recorded (else DEFAULT_RESOLUTION, DEFAULT_VIBRANCY, the paper's temperature); ``path`` is the
+    file it came from (None for a network built in memory). The segmenter the pipeline's later stages use when the
+    caller gives neither segments nor a segmenter is made on first need and kept.
     """
-    from chromaseg.core.harmonize import harmonize as harmonize_ab
-    from chromaseg.core.segment_pass import confine_to_hinted_segments, refine_segments
 
-    image = np.asarray(image)
-    rgb, alpha = _as_rgb(image)
-    to_unit_float(rgb[:1, :1])  # dtype check before any work
-    big_h, big_w = rgb.shape[:2]
-    if hints is not None and np.shape(hints)[:2] != (big_h, big_w):
-        raise ValueError(f"the hint layer must be {big_h}x{big_w}; got {np.shape(hints)}")
-    report = progress or (lambda stage, done, total: None)
-    net = get_model(model)
-    decoding = Decoding.for_model(net, vibrancy)
-    res = resolution or model_resolution(net)
-
-    l_full = np.empty((big_h, big_w), np.float32)
-    for y in range(0, big_h, TILE_ROWS):
-        l_full[y:y + TILE_ROWS] = srgb_to_lab(rgb[y:y + TILE_ROWS])[..., 0]
-    hint_px = HintPixels(*hint_layer_pixels(hints)) if hints is not None else None
-    has_hints = hint_px is not None and bool(hint_px.mask.any())
-
-    report("colorize", 0, 1)
-    ab = predict_chroma(net, l_full, hint_px, res, decoding)
-    report("colorize", 1, 1)
-    labels = None
-    if harmonize or segment_pass or (confine_hints and has_hints):
-        if segments is None:
-            report("segment", 0, 1)
-            labels = _auto_segments(segmenter, image)
-            report("segment", 1, 1)
+    def __init__(self, net: torch.nn.Module, path: Path | None = None) -> None:
+        self.net = net.eval()
+        self.path = path
+        extra = _checkpoint_extra(net)
+        self.resolution = int(extra.get("resolution", DEFAULT_RESOLUTION))
+        self.vibrancy = float(extra.get("vibrancy", DEFAULT_VIBRANCY))
+        self.temperature = float(extra.get("temperature", DEFAULT_TEMPERATURE))
+        if net.table is None:  # a network without its class table (built in memory): no rebalancing to undo
+            self._log_weights = torch.zeros(net.centers.shape[0])
         else:
-            labels = segment_labels(segments, (big_h, big_w))
-    if confine_hints and has_hints:
-        ab = confine_to_hinted_segments(ab, predict_chroma(net, l_full, None, res, decoding), labels, hint_px.mask)
-    if segment_pass:
-        def predict_region(crop: Any) -> np.ndarray:
-            ys, xs = crop.slices
-            region_hints = hint_px.crop(ys, xs) if has_hints else None
-            if confine_hints and region_hints is not None:  # the crop's own segment decides what its hints color
-                region_hints = region_hints if (labels[ys, xs][region_hints.mask] == crop.label).any() else None
-            return predict_chroma(net, l_full[ys, xs], region_hints, res, decoding)
+            loss = extra.get("train_config", {})
+            self._log_weights = rebalance_log_weights(net.table.class_counts, loss.get("upsilon", 0.5),
+                                                      loss.get("phi"))
+        self._segmenter: Any = None
 
-        refine_segments(ab, labels, predict_region, res, lambda done, total: report("segment pass", done, total))
-    if has_hints:
-        ab[hint_px.mask] = hint_px.ab
-    if harmonize:
-        report("harmonize", 0, 1)
-        ab = harmonize_ab(ab, labels, protect=hint_px.mask if has_hints else None)
-        report("harmonize", 1, 1)
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> Colorizer:
+        """The colorizer of a checkpoint file (default: the shipped weights), loaded once per file."""
+        return _load(os.path.abspath(path if path is not None else default_model_path()))
 
-    weight = None
-    if selection is not None:
-        feather = max(1.0, 0.004 * max(big_h, big_w)) if feather is None else feather
-        weight = feather_weights(selection, (big_h, big_w), feather)
+    @classmethod
+    def of(cls, model: Colorizer | torch.nn.Module | str | os.PathLike | None = None) -> Colorizer:
+        """A Colorizer for what callers pass as ``model``: one as is, a network (wrapped once), a path or None."""
+        if isinstance(model, Colorizer):
+            return model
+        if isinstance(model, torch.nn.Module):
+            model.eval()
+            wrapped = _WRAPPED.get(model)
+            if wrapped is None:
+                wrapped = _WRAPPED[model] = cls(model)
+            return wrapped
+        return cls.load(model)
 
-    out = np.empty((big_h, big_w, 3 if alpha is None else 4), image.dtype)
-    for y in range(0, big_h, TILE_ROWS):
-        stop = min(y + TILE_ROWS, big_h)
-        lab = np.concatenate([l_full[y:stop, :, None], ab[y:stop]], axis=2).reshape(-1, 3)
-        color = fit_chroma(lab).reshape(stop - y, big_w, 3)
-        if weight is not None:
-            wt = weight[y:stop, :, None]
-            color = color * wt + to_unit_float(rgb[y:stop]) * (1 - wt)
-        out[y:stop, :, :3] = from_unit_float(color, image.dtype)
-        if weight is not None:  # exactly unchanged outside the selection (no round trip through float)
-            outside = weight[y:stop] == 0
-            out[y:stop, :, :3][outside] = rgb[y:stop][outside]
-    if alpha is not None:
-        out[..., 3] = alpha
-    return out
+    def decoding(self, vibrancy: float | None = None) -> Decoding:
+        """How this network decodes; ``vibrancy`` (0..1, higher = bolder) overrides its default."""
+        return Decoding(self.temperature, check_vibrancy(self.vibrancy if vibrancy is None else vibrancy),
+                        self._log_weights)
+
+    def info(self) -> dict[str, Any]:
+        """The defaults an editor shows beside its own settings (what the daemon's `info` reports)."""
+        return {"vibrancy": self.vibrancy, "resolution": self.resolution,
+                "path": str(self.path if self.path is not None else default_model_path())}
+
+    def colorize(self, image: Any, *, hints: Any = None, selection: Any = None, vibrancy: float | None = None,
+                 harmonize: bool = False, segments: Any = None, segment_pass: bool = False,
+                 confine_hints: bool = False, segmenter: Any = None, resolution: int | None = None,
+                 feather: float | None = None, progress: Callable[[str, int, int], None] | None = None) -> np.ndarray:
+        """Colorize an sRGB layer (HxW gray, HxWx3 or HxWx4; uint8, uint16 or float32 in [0, 1]).
+
+        Returns the same dtype, height, width and alpha; a 2-D gray layer comes back as HxWx3 (color needs three
+        channels). Only a*, b* change. ``hints``: HxWx4 RGBA hint layer (alpha > 0 = hint); each hint's correction
+        spreads over its region along L (:mod:`chromaseg.core.hint_propagation`). ``vibrancy`` (0..1, higher =
+        bolder): how much of the class rebalancing the network learned is kept when decoding (default: the model's
+        measured one, ``self.vibrancy``). The three-stage pipeline (seed 000) over ``segments`` (an HxW label
+        map, -1 = none, or a list of HxW masks; computed by ``segmenter``, default ``Segmenter.default()`` made
+        once, when a stage needs them (:func:`needs_segments`) and none are given): ``segment_pass`` re-predicts each
+        large segment on its own crop and fuses it back with a feathered edge; ``confine_hints`` lets a hint color
+        only its own segment; ``harmonize`` runs CCC Algorithm 1 over the segments (hinted pixels are protected).
+        ``selection``: HxW uint8 (or bool) mask (:mod:`chromaseg.core.selection`); ``feather``: width of its soft
+        inner edge in pixels (default 0.4 % of the long side, at least 1).
+        ``resolution``: long side the network sees (default: the model's own, ``self.resolution``).
+        ``progress(stage, done, total)`` is called between stages and crops.
+        """
+        image = np.asarray(image)
+        rgb, alpha = _as_rgb(image)
+        to_unit_float(rgb[:1, :1])  # dtype check before any work
+        big_h, big_w = rgb.shape[:2]
+        if hints is not None and np.shape(hints)[:2] != (big_h, big_w):
+            raise ValueError(f"the hint layer must be {big_h}x{big_w}; got {np.shape(hints)}")
+        report = progress or (lambda stage, done, total: None)
+        net = self.net
+        decoding = self.decoding(vibrancy)
+        res = resolution or self.resolution
+
+        l_full = np.empty((big_h, big_w), np.float32)
+        for y in range(0, big_h, TILE_ROWS):
+            l_full[y:y + TILE_ROWS] = srgb_to_lab(rgb[y:y + TILE_ROWS])[..., 0]
+        hint_px = HintPixels(*hint_layer_pixels(hints)) if hints is not None else None
+        has_hints = hint_px is not None and bool(hint_px.mask.any())
+
+        report("colorize", 0, 1)
+        ab = predict_chroma(net, l_full, hint_px, res, decoding)
+        report("colorize", 1, 1)
+        labels = None
+        if needs_segments(harmonize=harmonize, segment_pass=segment_pass, confine_hints=confine_hints,
+                          has_hints=has_hints):
+            if segments is None:
+                report("segment", 0, 1)
+                labels = (segmenter or self._default_segmenter()).auto(image)
+                report("segment", 1, 1)
+            else:
+                labels = segment_labels(segments, (big_h, big_w))
+        if confine_hints and has_hints:
+            ab = confine_to_hinted_segments(ab, predict_chroma(net, l_full, None, res, decoding), labels, hint_px.mask)
+        if segment_pass:
+            def predict_region(crop: Any) -> np.ndarray:
+                ys, xs = crop.slices
+                region_hints = hint_px.crop(ys, xs) if has_hints else None
+                if confine_hints and region_hints is not None:  # the crop's own segment decides what its hints color
+                    region_hints = region_hints if (labels[ys, xs][region_hints.mask] == crop.label).any() else None
+                return predict_chroma(net, l_full[ys, xs], region_hints, res, decoding)
+
+            refine_segments(ab, labels, predict_region, res, lambda done, total: report("segment pass", done, total))
+        if has_hints:
+            ab[hint_px.mask] = hint_px.ab
+        if harmonize:
+            report("harmonize", 0, 1)
+            ab = harmonize_ab(ab, labels, protect=hint_px.mask if has_hints else None)
+            report("harmonize", 1, 1)
+
+        weight = None
+        if selection is not None:
+            feather = default_feather((big_h, big_w)) if feather is None else feather
+            weight = feather_weights(selection, (big_h, big_w), feather)
+
+        out = np.empty((big_h, big_w, 3 if alpha is None else 4), image.dtype)
+        for y in range(0, big_h, TILE_ROWS):
+            stop = min(y + TILE_ROWS, big_h)
+            lab = np.concatenate([l_full[y:stop, :, None], ab[y:stop]], axis=2).reshape(-1, 3)
+            color = fit_chroma(lab).reshape(stop - y, big_w, 3)
+            if weight is not None:
+                wt = weight[y:stop, :, None]
+                color = color * wt + to_unit_float(rgb[y:stop]) * (1 - wt)
+            out[y:stop, :, :3] = from_unit_float(color, image.dtype)
+            if weight is not None:  # exactly unchanged outside the selection (no round trip through float)
+                outside = weight[y:stop] == 0
+                out[y:stop, :, :3][outside] = rgb[y:stop][outside]
+        if alpha is not None:
+            out[..., 3] = alpha
+        return out
+
+    def _default_segmenter(self) -> Any:
+        """Segments for the later stages when the caller gave neither segments nor a segmenter: made once."""
+        if self._segmenter is None:
+            from chromaseg.core.segment import Segmenter
+
+            self._segmenter = Segmenter.default()
+        return self._segmenter
 
 
-def _auto_segments(segmenter: Any, image: np.ndarray) -> np.ndarray:
-    """Segments for the pipeline's later stages when the caller gave none."""
-    if segmenter is None:
-        segmenter = _default_segmenter()
-    return segmenter.auto(image)
+_WRAPPED: weakref.WeakKeyDictionary[torch.nn.Module, Colorizer] = weakref.WeakKeyDictionary()
 
 
-@lru_cache(maxsize=1)
-def _default_segmenter() -> Any:
-    from chromaseg.core.segment import Segmenter
-
-    return Segmenter.default()
+@lru_cache(maxsize=4)
+def _load(path: str) -> Colorizer:
+    return Colorizer(load_checkpoint(path), Path(path))
 
 
-class _CallableModule(types.ModuleType):
-    """Makes ``from chromaseg.core import colorize; colorize(image)`` work as the issue's API spells it, while the
-    module stays importable as a module."""
-
-    def __call__(self, image: Any, **options: Any) -> np.ndarray:
-        return colorize(image, **options)
+# --- the same calls for one-off use ---------------------------------------------------------------------------------
 
 
-sys.modules[__name__].__class__ = _CallableModule
+def colorize(image: Any, *, model: Colorizer | torch.nn.Module | str | os.PathLike | None = None,
+             **options: Any) -> np.ndarray:
+    """:meth:`Colorizer.colorize` with the colorizer ``model`` (a Colorizer, a network, a checkpoint path or None
+    for the shipped weights), loaded once."""
+    return Colorizer.of(model).colorize(image, **options)
+
+
+def get_model(model: torch.nn.Module | str | os.PathLike | None = None) -> torch.nn.Module:
+    """A ready network: the one given, a checkpoint path (loaded once) or, by default, the shipped weights."""
+    return Colorizer.of(model).net
+
+
+def model_resolution(model: torch.nn.Module) -> int:
+    """The long side a network works at (:attr:`Colorizer.resolution`)."""
+    return Colorizer.of(model).resolution
+
+
+def model_temperature(model: torch.nn.Module) -> float:
+    """The annealed-mean temperature a network decodes with by default (:attr:`Colorizer.temperature`)."""
+    return Colorizer.of(model).temperature
+
+
+def model_vibrancy(model: torch.nn.Module) -> float:
+    """The vibrancy a network decodes with by default (:attr:`Colorizer.vibrancy`)."""
+    return Colorizer.of(model).vibrancy

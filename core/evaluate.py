@@ -100,16 +100,16 @@ def evaluate(paths: Sequence[str | os.PathLike], hint_counts: Sequence[int] = (0
     """
     from tqdm import tqdm
 
-    from chromaseg.core.colorize import colorize, get_model
+    from chromaseg.core.colorize import Colorizer
 
-    net = get_model(model)
+    colorizer = Colorizer.of(model)
     methods: dict[str, Method] = {
-        "model": lambda gray, hints: colorize(gray, hints=hints, model=net, vibrancy=vibrancy),
+        "model": lambda gray, hints: colorizer.colorize(gray, hints=hints, vibrancy=vibrancy),
         "gray": lambda gray, hints: gray,
         "propagation": lambda gray, hints: gray if hints is None else propagate_hints(gray, hints),
     }
     for v in vibrancies:
-        methods[f"model@{v:g}"] = lambda gray, hints, v=v: colorize(gray, hints=hints, model=net, vibrancy=v)
+        methods[f"model@{v:g}"] = lambda gray, hints, v=v: colorizer.colorize(gray, hints=hints, vibrancy=v)
     unknown = set(stages) - set(PIPELINE_STAGES)
     if unknown:
         raise ValueError(f"unknown pipeline stage(s) {sorted(unknown)}; choose from {PIPELINE_STAGES}")
@@ -118,8 +118,8 @@ def evaluate(paths: Sequence[str | os.PathLike], hint_counts: Sequence[int] = (0
 
         segmenter = Segmenter.default()
         for stage in stages:
-            methods[f"model+{stage}"] = lambda gray, hints, stage=stage: colorize(
-                gray, hints=hints, model=net, vibrancy=vibrancy, segmenter=segmenter, **{stage: True})
+            methods[f"model+{stage}"] = lambda gray, hints, stage=stage: colorizer.colorize(
+                gray, hints=hints, vibrancy=vibrancy, segmenter=segmenter, **{stage: True})
     sums = {m: {k: dict.fromkeys(METRICS, 0.0) for k in hint_counts} for m in methods}
     gt_colorfulness = 0.0
     for i, path in enumerate(tqdm(list(paths), desc="evaluating", unit="img", disable=not progress)):

@@ -11,11 +11,13 @@ are left as they are but still vote for their segment's mode.
 """
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 
+from chromaseg.core.color import from_unit_float, lab_to_srgb, srgb_to_lab
 from chromaseg.core.parallel import for_each_chunk
+from chromaseg.core.selection import feather_weights, protect_mask
 
 Segments = Union[np.ndarray, Sequence[np.ndarray]]
 
@@ -28,6 +30,9 @@ _MAX_DENSE_LABEL = 1 << 16
 # Entries of a dense rows x bins histogram that are always fine; beyond this and the pixel count, modes come from
 # sorted keys instead, so memory follows the pixels, not the number of segments.
 _DENSE_HIST = 1 << 22
+
+# Rows per band of harmonize_layer's Lab passes: the unit of its progress reports (and so of cancellation).
+BAND_ROWS = 64
 
 # Pixels per chunk of the threaded passes (bench/bench_harmonize.py measured 2^17 best on 4096x4096).
 _CHUNK = 1 << 17
@@ -192,3 +197,41 @@ def harmonize(ab: np.ndarray, segments: Segments, delta_a: float = 8, delta_b: f
 
     for_each_chunk(pass2, n, _CHUNK)
     return out.reshape(ab.shape)
+
+
+def harmonize_layer(layer: np.ndarray, segments: Segments, delta_a: float = 8, delta_b: float = 8,
+                    min_pixels: int = 500, protect: Any = None, selection: Any = None,
+                    progress: Callable[[str, int, int], None] | None = None) -> tuple[np.ndarray, int]:
+    """Algorithm 1 on an sRGB layer (HxWx3 or HxWx4; uint8, uint16 or float32): Lab in bands, :func:`harmonize` on
+    a*, b*, then only the pixels whose a*, b* moved go back to sRGB with their own L (the rest stay bit-exact, alpha
+    kept). ``protect``: HxW mask of pixels left alone; ``selection``: HxW uint8 weight the change is blended by.
+    Returns the new layer and how many pixels changed; ``progress(stage, done, total)`` is called per band."""
+    report = progress or (lambda stage, done, total: None)
+    h, w = layer.shape[:2]
+    bands = range(0, h, BAND_ROWS)
+    total = 2 * len(bands) + 1
+    lab = np.empty((h, w, 3), np.float32)
+    for i, y in enumerate(bands):
+        report("harmonize", i, total)
+        lab[y : y + BAND_ROWS] = srgb_to_lab(layer[y : y + BAND_ROWS, :, :3])
+    report("harmonize", len(bands), total)
+    keep = protect_mask(protect, (h, w)) if protect is not None else None
+    ab = harmonize(lab[..., 1:], segments, delta_a, delta_b, min_pixels, keep)
+    sel = None if selection is None else np.asarray(selection)
+    if sel is not None and sel.shape != (h, w):
+        raise ValueError(f"selection must have shape {(h, w)}; got {sel.shape}")
+    out = layer.copy()  # pixels whose a*, b* did not change stay bit-exact (no round trip through Lab)
+    changed = 0
+    for i, y in enumerate(bands, start=len(bands) + 1):
+        report("harmonize", i, total)
+        band = slice(y, y + BAND_ROWS)
+        old_ab, new_ab = lab[band, :, 1:], ab[band]
+        if sel is not None:  # per band: no full-size weight plane
+            new_ab = old_ab + feather_weights(sel[band], sel[band].shape, 0)[..., None] * (new_ab - old_ab)
+        moved = np.any(new_ab != old_ab, axis=-1)
+        if moved.any():
+            target = np.concatenate([lab[band, :, :1][moved], new_ab[moved]], axis=-1)
+            out[band][moved, :3] = from_unit_float(lab_to_srgb(target), layer.dtype)
+            changed += int(moved.sum())
+    report("harmonize", total, total)
+    return out, changed

@@ -106,12 +106,18 @@ def random_hints(ab: torch.Tensor, sampling: HintSampling = HintSampling(),
 # --- the artist's hint layer --------------------------------------------------------------------------------------
 
 
-def hint_layer_pixels(layer: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Mask (H, W) bool of hinted pixels (alpha > 0) and their ab (N, 2) float32, in row-major order of the mask."""
+def hint_mask(layer: Any) -> np.ndarray:
+    """(H, W) bool: the hinted pixels of an RGBA hint layer. The one place that says "alpha > 0 is a hint"."""
     layer = np.asarray(layer)
     if layer.ndim != 3 or layer.shape[2] != 4:
         raise ValueError(f"a hint layer must be RGBA with shape (H, W, 4); got {layer.shape}")
-    mask = layer[..., 3] > 0
+    return layer[..., 3] > 0
+
+
+def hint_layer_pixels(layer: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Mask (H, W) bool of hinted pixels (alpha > 0) and their ab (N, 2) float32, in row-major order of the mask."""
+    layer = np.asarray(layer)
+    mask = hint_mask(layer)
     ab = srgb_to_lab(layer[..., :3][mask])[:, 1:] if mask.any() else np.zeros((0, 2), np.float32)
     return mask, np.ascontiguousarray(ab, dtype=np.float32)
 

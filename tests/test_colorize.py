@@ -200,11 +200,18 @@ def test_checkpoint_path_is_loaded_once(model, tmp_path) -> None:
     assert get_model(tmp_path / "m.pt") is get_model(str(tmp_path / "m.pt"))
 
 
-def test_module_is_callable_as_the_issue_spells_it(model) -> None:
-    from chromaseg.core import colorize as colorize_module
+def test_a_colorizer_is_loaded_once_and_colorizes_like_the_function(model, tmp_path) -> None:
+    from chromaseg.core.colorize import Colorizer
 
     img = photo(16, 16)
-    assert np.array_equal(colorize_module(img, model=model), colorize(img, model=model))
+    colorizer = Colorizer.of(model)
+    assert Colorizer.of(model) is colorizer and colorizer.net is model
+    assert np.array_equal(colorizer.colorize(img), colorize(img, model=model))
+    save_checkpoint(model, tmp_path / "c.pt", extra={"vibrancy": 0.25, "resolution": 40})
+    loaded = Colorizer.load(tmp_path / "c.pt")
+    assert loaded is Colorizer.load(str(tmp_path / "c.pt")) and loaded.path == tmp_path / "c.pt"
+    assert (loaded.vibrancy, loaded.resolution) == (0.25, 40)
+    assert loaded.info() == {"vibrancy": 0.25, "resolution": 40, "path": str(tmp_path / "c.pt")}
 
 
 def test_rejects_bad_inputs(model) -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chromaseg.core.harmonize import harmonize
+from chromaseg.core.harmonize import harmonize, harmonize_layer
 
 
 def reference_algorithm_1(ab, masks, delta_a=8, delta_b=8, min_pixels=500, protect=None):
@@ -185,3 +185,33 @@ def test_label_dtypes_and_sparse_label_values(dtype):
     np.testing.assert_array_equal(harmonize(ab, shifted.astype(dtype), min_pixels=10), expected)
     sparse = labels.astype(np.int64) * 1_000_003 + 12  # ids in the millions are renumbered, not histogrammed
     np.testing.assert_array_equal(harmonize(ab, sparse, min_pixels=10), expected)
+
+
+def test_harmonize_layer_changes_only_what_algorithm_1_moves_and_blends_into_the_selection() -> None:
+    from chromaseg.core.color import srgb_to_lab
+
+    rng = np.random.default_rng(3)
+    layer = np.empty((40, 30, 4), np.uint8)
+    layer[..., :3] = (200, 60, 60)
+    layer[..., 3] = rng.integers(1, 255, (40, 30))
+    layer[5:9, 5:9, :3] = (60, 200, 60)  # strays far from the segment's red
+    labels = np.zeros((40, 30), np.int32)
+    calls = []
+    out, changed = harmonize_layer(layer, labels, min_pixels=10, progress=lambda *a: calls.append(a))
+    assert changed == 16 and np.array_equal(out[..., 3], layer[..., 3])
+    unchanged = np.ones((40, 30), bool)
+    unchanged[5:9, 5:9] = False
+    assert np.array_equal(out[unchanged], layer[unchanged])  # bit-exact: no round trip through Lab
+    lab_in, lab_out = srgb_to_lab(layer[5:9, 5:9, :3]), srgb_to_lab(out[5:9, 5:9, :3])
+    assert (lab_out[..., 1] > lab_in[..., 1] + 50).all()  # pulled to the segment's red a*
+    assert calls[-1][1] == calls[-1][2] and calls[0][0] == "harmonize"
+    protect = np.zeros((40, 30), np.uint8)
+    protect[5:7] = 255
+    kept, n = harmonize_layer(layer, labels, min_pixels=10, protect=protect)
+    assert n == 8 and np.array_equal(kept[5:7], layer[5:7])
+    selection = np.zeros((40, 30), np.uint8)
+    selection[:, :7] = 128  # half the change, on the left columns only
+    half, n = harmonize_layer(layer, labels, min_pixels=10, selection=selection)
+    assert n == 8 and np.array_equal(half[:, 7:], layer[:, 7:])
+    assert 0 < np.abs(half[5:9, 5:7].astype(int) - layer[5:9, 5:7]).sum() < np.abs(
+        out[5:9, 5:7].astype(int) - layer[5:9, 5:7]).sum()

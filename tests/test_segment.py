@@ -95,6 +95,32 @@ def test_prompt_validation(photos: list[np.ndarray]) -> None:
         seg.prompt(photos[0], mask=np.zeros((3, 3), bool))
 
 
+def test_set_the_image_once_then_prompt_many_times(photos: list[np.ndarray]) -> None:
+    seg = Segmenter.classic()
+    rgb = photos[2]
+    h, w = rgb.shape[:2]
+    with pytest.raises(ValueError, match="set_image"):
+        seg.prompt(points=[(w // 2, h // 2)])
+    seg.set_image(rgb)
+    assert seg.holds(rgb) and seg.holds(rgb.copy()) and not seg.holds(rgb[:, ::-1])
+    box = (w // 5, h // 6, 4 * w // 5, 5 * h // 6)
+    assert np.array_equal(seg.prompt(box=box), Segmenter.classic().prompt(rgb, box=box))
+    assert seg.prompt(points=[(w // 2, h // 2)]).shape == (h, w)
+    seg.auto(photos[0])  # automatic segments of another image leave the one set alone
+    assert seg.holds(rgb) and np.array_equal(seg.prompt(box=box), Segmenter.classic().prompt(rgb, box=box))
+
+
+def test_sam_prompts_after_auto_answer_about_the_image_set(tiny_sam_dir: Path, photos: list[np.ndarray]) -> None:
+    seg = Segmenter.default(tiny_sam_dir, device="cpu")
+    rgb = photos[0]
+    h, w = rgb.shape[:2]
+    box = (w // 4, h // 4, 3 * w // 4, 3 * h // 4)
+    seg.set_image(rgb)
+    first = seg.prompt(box=box)
+    seg.auto(photos[1], max_segments=2)  # the generator fills the predictor with its own crops
+    assert np.array_equal(seg.prompt(box=box), first)
+
+
 def test_cap_labels_merges_small_into_neighbours() -> None:
     labels = np.arange(100).reshape(10, 10) // 10  # ten stripes
     labels[0, 0] = -1

@@ -2,6 +2,9 @@
 
 ``Segmenter.default()`` picks the best backend available and records which one and why (the daemon's ``info`` shows
 it), so a user without weights gets working segments and a user with them gets SAM, with the same API.
+
+Predictor-style lifecycle, like segment-anything's SamPredictor: ``set_image`` once (SAM's embedding, DeepLab's
+prior), then any number of ``prompt(points=..., box=..., mask=...)`` on it without touching the image again.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import numpy as np
 from chromaseg.core.segment import prior as semantic_prior
 from chromaseg.core.segment.cache import EmbeddingCache
 from chromaseg.core.segment.classic_backend import ClassicBackend
-from chromaseg.core.segment.images import check_image, to_rgb8
+from chromaseg.core.segment.images import check_image
 from chromaseg.core.segment.registry import ModelEntry, check, entries, weights_dir
 
 __all__ = ["Segmenter", "EmbeddingCache"]
@@ -30,6 +33,7 @@ class Segmenter:
     def __init__(self, impl: object, reason: str) -> None:
         self._impl = impl
         self.reason = reason
+        self._image: np.ndarray | None = None  # the image prompts answer about (set_image)
 
     @property
     def backend(self) -> str:
@@ -53,13 +57,17 @@ class Segmenter:
         return cls(ClassicBackend(deeplab), f"{reason}; {prior}")
 
     def set_image(self, image: np.ndarray) -> None:
-        """Compute what every prompt on ``image`` reuses (SAM's embedding or DeepLab's prior), once per content:
-        the editor calls it when a layer is chosen, so the first prompt is as quick as the next."""
-        rgb = to_rgb8(check_image(image))
-        if hasattr(self._impl, "predictor"):
-            self._impl.predictor.set_image(rgb)
-        else:
-            self._impl.prior(rgb)
+        """Make ``image`` the one prompts answer about and compute what they all reuse (SAM's embedding or DeepLab's
+        prior; both backends also keep it by content, so going back to an earlier image is quick)."""
+        image = check_image(image)
+        self._impl.set_image(image)
+        self._image = image
+
+    def holds(self, image: np.ndarray) -> bool:
+        """Whether ``image`` is the one set (same shape, dtype and pixels): then prompts need no ``set_image``."""
+        held = self._image
+        return held is not None and held.shape == image.shape and held.dtype == image.dtype and \
+            bool(np.array_equal(held, image))
 
     @classmethod
     def from_entry(cls, entry: ModelEntry, root: str | os.PathLike | None = None, device: str | None = None,
@@ -109,12 +117,17 @@ class Segmenter:
         """HxW int32 labels 0..n-1 (n <= max_segments) by decreasing area; -1 where no segment covers a pixel."""
         return self._impl.auto(check_image(image), max_segments, min_area)
 
-    def prompt(self, image: np.ndarray, points: Sequence[Sequence[float]] | np.ndarray | None = None,
+    def prompt(self, image: np.ndarray | None = None, points: Sequence[Sequence[float]] | np.ndarray | None = None,
                labels: Sequence[int] | np.ndarray | None = None,
                box: Sequence[int] | None = None, mask: np.ndarray | None = None) -> np.ndarray:
         """HxW bool mask of the object the prompt designates: points (x, y) with labels 1 = object, 0 = not,
-        a box (x0, y0, x1, y1) (the mask stays inside it), and/or an existing selection to refine."""
-        image = check_image(image)
+        a box (x0, y0, x1, y1) (the mask stays inside it), and/or an existing selection to refine. On the image
+        given here (set first, as ``set_image``), else on the one set before."""
+        if image is not None:
+            self.set_image(image)
+        if self._image is None:
+            raise ValueError("no image to prompt on: call set_image first, or pass the image")
+        image = self._image
         h, w = image.shape[:2]
         if points is None and box is None and mask is None:
             raise ValueError("a prompt needs points, a box or a mask")
@@ -139,4 +152,4 @@ class Segmenter:
                 raise ValueError(f"the mask is {sel.shape}, the image {(h, w)}")
             if not sel.any():
                 raise ValueError("the selection mask is empty")
-        return self._impl.prompt(image, pts, lab, bx, sel)
+        return self._impl.prompt(pts, lab, bx, sel)

@@ -50,6 +50,13 @@ class ClassicBackend:
 
     def __init__(self, deeplab: nn.Module | None = None) -> None:
         self.priors = PriorCache(deeplab) if deeplab is not None else None
+        self._rgb: np.ndarray | None = None  # the image set, as 8-bit RGB
+        self._prior: Prior | None = None
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Keep ``image`` and its DeepLab prior (cached by content) for the prompts that follow."""
+        self._rgb = to_rgb8(image)
+        self._prior = self.prior(self._rgb)
 
     def prior(self, rgb8: np.ndarray) -> Prior | None:
         """The image's cached DeepLab prior, or None without DeepLab."""
@@ -73,14 +80,15 @@ class ClassicBackend:
             labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
         return labels.astype(np.int32, copy=False)
 
-    def prompt(self, image: np.ndarray, points: np.ndarray | None, labels: np.ndarray | None,
+    def prompt(self, points: np.ndarray | None, labels: np.ndarray | None,
                box: tuple[int, int, int, int] | None, mask: np.ndarray | None) -> np.ndarray:
-        rgb = to_rgb8(image)
+        if self._rgb is None:
+            raise ValueError("no image to prompt on: call set_image first")
+        rgb, prior = self._rgb, self._prior
         h, w = rgb.shape[:2]
         pts = np.zeros((0, 2)) if points is None else points
         lab = np.ones(len(pts)) if labels is None else labels
         pos, neg = pts[lab > 0], pts[lab <= 0]
-        prior = self.prior(rgb)
         if box is None and mask is None:
             if len(pos) == 0:
                 raise ValueError("a points-only prompt needs at least one positive point")

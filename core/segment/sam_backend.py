@@ -78,12 +78,22 @@ class SamBackend:
         self.points_per_side = points_per_side
         self._generator_cls = pkg.SamAutomaticMaskGenerator
         self.predictor = _cached_predictor_class(pkg.SamPredictor, self.cache, name)(model)
+        self._image: np.ndarray | None = None  # the image set
+        self._encoded = False  # whether the predictor holds its embedding (`auto` leaves crops there)
 
     @torch.inference_mode()
-    def prompt(self, image: np.ndarray, points: np.ndarray | None, labels: np.ndarray | None,
+    def set_image(self, image: np.ndarray) -> None:
+        """Encode ``image`` (or take its embedding from the cache): every prompt until the next call reuses it."""
+        self.predictor.set_image(to_rgb8(image))
+        self._image, self._encoded = image, True
+
+    @torch.inference_mode()
+    def prompt(self, points: np.ndarray | None, labels: np.ndarray | None,
                box: tuple[int, int, int, int] | None, mask: np.ndarray | None) -> np.ndarray:
-        rgb = to_rgb8(image)
-        self.predictor.set_image(rgb)
+        if self._image is None:
+            raise ValueError("no image to prompt on: call set_image first")
+        if not self._encoded:  # `auto` ran since: its embedding comes back from the cache
+            self.set_image(self._image)
         mask_input = None
         if mask is not None:
             mask_input = self._mask_logits(mask)
@@ -124,6 +134,7 @@ class SamBackend:
         generator = self._generator_cls(self.model, points_per_side=self.points_per_side,
                                         min_mask_region_area=0)
         generator.predictor = self.predictor  # the generator's encoder pass goes through the cache too
+        self._encoded = False  # the generator leaves its crops in the predictor
         records = sorted(generator.generate(rgb), key=lambda r: r["area"], reverse=True)
         records = [r for r in records if r["area"] >= (min_area or 0)][:max_segments]
         labels = np.full(rgb.shape[:2], -1, np.int32)

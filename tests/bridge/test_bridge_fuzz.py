@@ -19,7 +19,7 @@ import zmq
 from bridge_helpers import Daemon, assert_no_internal, memory_kib, start_daemon
 
 from chromaseg.bridge.contract import OPS
-from chromaseg.bridge.ops import MAX_SEGMENTS
+from chromaseg.bridge.daemon.handlers import MAX_SEGMENTS
 
 MESSAGES = 10_500
 BATCH = 50  # messages in flight at once; the daemon's per-client queue is raised to match

@@ -14,10 +14,10 @@ import pytest
 import zmq
 from bridge_helpers import halves, photo
 
-from chromaseg.bridge import ops
-from chromaseg.bridge import server as server_module
+from chromaseg.bridge.daemon import handlers, validation
+from chromaseg.bridge.daemon import server as server_module
 from chromaseg.bridge.client import Frame, RequestFailed
-from chromaseg.bridge.server import Server, ServerConfig
+from chromaseg.bridge.daemon.server import Server, ServerConfig
 
 HUGE = 10**400  # a JSON integer no float can hold: math.isfinite() raises OverflowError on it
 
@@ -156,7 +156,7 @@ def _header(op: str, rid: str, **extra) -> bytes:
 
 
 def test_a_bug_in_the_socket_loop_is_answered_and_survived(inprocess_server, monkeypatch, caplog) -> None:
-    real_validate, real_parse = ops.validate, server_module.parse_request
+    real_validate, real_parse = validation.validate, server_module.parse_request
 
     def validate(req):
         if req.op == "echo":
@@ -168,10 +168,10 @@ def test_a_bug_in_the_socket_loop_is_answered_and_survived(inprocess_server, mon
             raise KeyError("planted bug in parsing")
         return real_parse(raw, limits)
 
-    monkeypatch.setattr(ops, "validate", validate)
+    monkeypatch.setattr(validation, "validate", validate)
     monkeypatch.setattr(server_module, "parse_request", parse_request)
     ep = inprocess_server.bound_endpoint
-    with caplog.at_level(logging.ERROR, logger="chromaseg.bridge.server"):
+    with caplog.at_level(logging.ERROR, logger="chromaseg.bridge.daemon.server"):
         echo = _ask(ep, _header("echo", "e1", frames=[{"name": "a", "dtype": "u8", "shape": [4]}]), b"abcd")
         # the bug strikes before the frames are read: they are discarded, not taken for the next message
         parse = _ask(ep, _header("ping", "p1", planted=1), b"left", b"over")
@@ -185,7 +185,7 @@ def test_a_bug_in_the_socket_loop_is_answered_and_survived(inprocess_server, mon
 
 
 def test_a_result_the_wire_cannot_carry_is_answered_internal(inprocess_server, monkeypatch) -> None:
-    monkeypatch.setitem(ops.HANDLERS, "harmonize", lambda ctx, models, params, a: ({"bad": float("nan")}, []))
+    monkeypatch.setitem(handlers.HANDLERS, "harmonize", lambda ctx, models, params, a: ({"bad": float("nan")}, []))
     layer = photo(4, 4, 3)
     head = _ask(inprocess_server.bound_endpoint,
                 _header("harmonize", "h1", frames=[{"name": "layer", "dtype": "u8", "shape": [4, 4, 3]},

@@ -17,7 +17,7 @@ from bridge_helpers import halves, photo, serve_command
 from chromaseg.bridge.client import (BridgeError, Client, CurveKeys, DaemonUnavailable, Frame, RequestFailed,
                                      RequestTimeout)
 from chromaseg.bridge.endpoint import default_endpoint, parse_endpoint
-from chromaseg.bridge.server import ConfigError, ServerConfig, check_config
+from chromaseg.bridge.daemon.server import ConfigError, ServerConfig, check_config
 
 
 def _long_harmonize(c: Client):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from chromaseg.bridge.protocol import (DTYPES, ErrorCode, Frame, Limits, ProtocolError, check_frame_sizes,
                                        encode_request, parse_reply, parse_request, encode_reply)
-from chromaseg.bridge.worker import INTERACTIVE, NORMAL, WorkItem, Worker
+from chromaseg.bridge.daemon.worker import INTERACTIVE, NORMAL, WorkItem, Worker
 from chromaseg.bridge.zmtp import ZmtpSocket
 
 LIMITS = Limits(max_pixels=10_000, max_frames=4, max_message_bytes=1_000_000)
@@ -188,7 +188,7 @@ def test_zmtp_answers_heartbeats_and_moves_large_multipart_messages() -> None:
                                         "resolution", "feather", "harmonize", "delta_a", "delta_b", "min_pixels",
                                         "tile"]), json_values, max_size=4))
 def test_op_param_validation_only_raises_protocol_errors(op, params) -> None:
-    from chromaseg.bridge.ops import validate
+    from chromaseg.bridge.daemon.validation import validate
 
     raw = encode_request(op, "x", params, {"layer": Frame(bytes(48), "u8", (4, 4, 3)),
                                            "segments": Frame(bytes(16), "u8", (4, 4))})
@@ -201,11 +201,11 @@ def test_op_param_validation_only_raises_protocol_errors(op, params) -> None:
 @given(st.sampled_from([np.uint8, np.uint16, np.int32]), st.lists(st.integers(-2**31, 2**31 - 1), min_size=1,
                                                                   max_size=40))
 def test_label_maps_are_numbered_densely_whatever_their_values(dtype, values) -> None:
-    from chromaseg.bridge.ops import _core_labels
+    from chromaseg.bridge.daemon.handlers import core_labels
 
     info = np.iinfo(dtype)
     labels = np.clip(values, info.min, info.max).astype(dtype)[None]
-    out = _core_labels(labels)
+    out = core_labels(labels)
     segment = labels > 0
     assert out.dtype == np.int32 and out.shape == labels.shape and (out[~segment] == -1).all()
     # the same pixels share a segment, numbered 0..n-1 in label order

@@ -11,7 +11,8 @@ from typing import Any, Iterator
 import pytest
 from bridge_helpers import Daemon
 
-from chromaseg.bridge import contract, ops, protocol, server
+from chromaseg.bridge import contract, protocol
+from chromaseg.bridge.daemon import handlers, server, validation
 from chromaseg.bridge.client import Client, Frame, RequestFailed
 from chromaseg.bridge.contract import (OPS, ColorizeParams, ColorizerInfo, FrameName, HarmonizeParams, NoParams,
                                        Param, SegmentParams, param_specs)
@@ -45,13 +46,13 @@ def frames_for(op: str) -> tuple[Descriptor, ...]:
 
 
 def validate(op: str, params: dict[str, Any]) -> dict[str, Any]:
-    return ops.validate(Request(op, "x", params, frames_for(op)))
+    return validation.validate(Request(op, "x", params, frames_for(op)))
 
 
 def test_the_registry_is_the_protocols_and_every_op_is_answered_or_run_exactly_once() -> None:
     assert protocol.OPS is OPS
     jobs = {name for name, op in OPS.items() if op.job}
-    assert set(ops.HANDLERS) == jobs and set(server._ANSWERS) == set(OPS) - jobs
+    assert set(handlers.HANDLERS) == jobs and set(server._ANSWERS) == set(OPS) - jobs
     assert all(set(op.frames or ()) <= set(FrameName) for op in OPS.values())
 
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from chromaseg.bridge.protocol import ErrorCode, ProtocolError
 
-log = logging.getLogger("chromaseg.bridge.worker")
+log = logging.getLogger(__name__)
 
 INTERACTIVE = 0
 NORMAL = 1
@@ -94,6 +94,11 @@ class Worker:
     @property
     def running(self) -> WorkItem | None:
         return self._running
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread still runs (after `stop`: a job, or the model loading, that did not stop in time)."""
+        return self._thread.is_alive()
 
     def submit(self, item: WorkItem) -> int:
         """Enqueue; returns how many jobs run before it (its position)."""
