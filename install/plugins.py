@@ -1,5 +1,6 @@
 """Install the editor plugins: the plugin's entry files plus a vendored, standard-library-only copy of what runs inside
-the editor (the bridge client, the shared plugin logic and that editor's adapter).
+the editor (the bridge client's modules - every module of chromaseg.bridge, never its daemon subpackage - the
+shared plugin logic and that editor's adapter).
 
 Editors ship their own Python (Krita embeds CPython, GIMP 3 runs plug-ins with its own interpreter), usually without
 pip, so the plugin cannot rely on chromaseg being importable there. The vendored tree sits inside the plugin's own
@@ -18,8 +19,6 @@ from importlib import metadata
 from pathlib import Path
 
 MANIFEST = "chromaseg-install.json"
-# The bridge modules an editor needs: the client and what it imports (never the server, worker or ops: numpy, zmq).
-BRIDGE_CLIENT_MODULES = ("__init__.py", "client.py", "contract.py", "protocol.py", "zmtp.py", "endpoint.py")
 
 
 @dataclass(frozen=True)
@@ -85,8 +84,8 @@ def _vendor_files(editor: str) -> dict[str, Path]:
     """vendor-relative path -> source file, for everything the plugin imports inside the editor."""
     files: dict[str, Path] = {}
     bridge = _package_dir("chromaseg.bridge")
-    for name in BRIDGE_CLIENT_MODULES:
-        files[f"chromaseg/bridge/{name}"] = bridge / name
+    for path in sorted(bridge.glob("*.py")):  # the client modules: the daemon is the bridge.daemon subpackage
+        files[f"chromaseg/bridge/{path.name}"] = path
     plugins = _package_dir("chromaseg.plugins")
     files["chromaseg/plugins/__init__.py"] = plugins / "__init__.py"
     for package in ("common", editor):

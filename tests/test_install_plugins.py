@@ -44,6 +44,8 @@ def test_install_vendors_a_standard_library_client_and_uninstall_removes_only_it
     vendor = installed / "vendor"
     assert (vendor / "chromaseg" / "bridge" / "client.py").is_file()
     assert not (vendor / "chromaseg" / "bridge" / "server.py").exists()  # the daemon side never goes into an editor
+    assert not (vendor / "chromaseg" / "bridge" / "daemon").exists()
+    assert (vendor / "chromaseg" / "bridge" / "launcher.py").is_file()  # the one launcher runs inside the editor
     manifest = json.loads((installed / "chromaseg-install.json").read_text())
     assert manifest["serve_command"][:2] == [sys.executable, "-m"]
     # The vendored tree imports with the standard library alone (-I -S: no site-packages, no numpy, no zmq).

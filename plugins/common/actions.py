@@ -127,10 +127,11 @@ def colorize(doc: DocumentAdapter, settings: Settings, *, selection_only: bool) 
     name = naming.colorized_name(
         doc.layer_name(), settings, hints=hints is not None, selection=region.selection is not None
     )
+    note = doc.conversion_note()
 
     def apply(reply: Reply) -> str:
         doc.add_result_layer(name, region.rect, _result_pixels(reply, fmt, region.rect), region.selection)
-        return f"Added layer {name!r}."
+        return _noted(f"Added layer {name!r}.", note)
 
     title = "Colorize selection" if selection_only else "Colorize layer"
     return Plan(title, "colorize", params, frames, apply)
@@ -147,11 +148,12 @@ def harmonize(doc: DocumentAdapter, settings: Settings) -> Plan:
     if hints is not None:
         frames["protect"] = _mask_frame(alpha_mask(hints.data, wire_itemsize(hints.dtype)), region.rect)
     name = naming.harmonized_name(doc.layer_name(), protected=hints is not None, selection=region.selection is not None)
+    note = doc.conversion_note()
 
     def apply(reply: Reply) -> str:
         doc.add_result_layer(name, region.rect, _result_pixels(reply, fmt, region.rect), region.selection)
         changed = reply.result.get("changed_pixels")
-        return f"Added layer {name!r} ({changed} pixels changed)."
+        return _noted(f"Added layer {name!r} ({changed} pixels changed).", note)
 
     return Plan("Harmonize layer", "harmonize", HarmonizeParams(), frames, apply)
 
@@ -205,6 +207,11 @@ def auto_segment(doc: DocumentAdapter, settings: Settings) -> Plan:
 
 def add_hint_layer(doc: DocumentAdapter) -> str:
     """Create the "Color hints" layer (no daemon needed); the status line says what to do next."""
+    note = doc.conversion_note()
     if doc.add_hint_layer():
-        return f"Added {naming.HINT_LAYER_NAME!r}: paint colors on it, then colorize."
+        return _noted(f"Added {naming.HINT_LAYER_NAME!r}: paint colors on it, then colorize.", note)
     return f"{naming.HINT_LAYER_NAME!r} already exists: paint colors on it, then colorize."
+
+
+def _noted(message: str, note: str) -> str:
+    return f"{message} {note}" if note else message

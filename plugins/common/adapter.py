@@ -18,6 +18,14 @@ class SelectionMode(str, Enum):
     SUBTRACT = "subtract"
 
 
+class SourceRole(str, Enum):
+    """Which layer a command works on when the active layer is one the plugin made. Either way the hint layer leads
+    to the paint layer it was made for, and a segments group to the layer it was cut from."""
+
+    PAINT_LAYER = "paint layer"  # a result layer leads back to the paint layer it was made from (colorize again)
+    ACTIVE_RESULT = "active result"  # a result layer is itself the source (harmonize the colors it holds)
+
+
 class DocumentAdapter(Protocol):
     """The active document and layer of one editor.
 
@@ -27,7 +35,8 @@ class DocumentAdapter(Protocol):
     """
 
     def layer_name(self) -> str:
-        """Name of the active layer (the source of every action)."""
+        """Name of the source layer: the active one, or the paint layer a hint, result or segments layer belongs to
+        (`SourceRole`)."""
         ...
 
     def pixel_format(self) -> PixelFormat:
@@ -55,17 +64,23 @@ class DocumentAdapter(Protocol):
         ...
 
     def add_hint_layer(self) -> bool:
-        """Create the empty hint layer above the active layer; False when it already exists (nothing done)."""
+        """Create the empty hint layer above the source and remember the source for it; False when it already exists
+        (nothing done)."""
+        ...
+
+    def conversion_note(self) -> str:
+        """The one line the status adds when writing a result converts a gray image to RGB ("" when it does not)."""
         ...
 
     def add_result_layer(self, name: str, rect: Rect, pixels: bytes, mask: bytes | None) -> None:
-        """A new layer above the source holding `pixels` (in `pixel_format()`) at `rect`, transparent elsewhere,
-        with a transparency mask / layer mask made from `mask` (u8 plane of `rect`) when one is given."""
+        """A new layer above the source and the results already made from it (newest on top), holding `pixels` (in
+        `pixel_format()`) at `rect`, transparent elsewhere, with a transparency mask / layer mask made from `mask` (u8
+        plane of `rect`) when one is given; a gray image is converted to RGB at its depth first."""
         ...
 
     def add_segment_masks(self, name: str, rect: Rect, masks: Sequence[tuple[str, bytes]]) -> None:
-        """A group named `name` above the source holding one named, pickable selection per mask (u8 planes of
-        `rect`)."""
+        """A group named `name` above the source (and its earlier results) holding one named, pickable selection per
+        mask (u8 planes of `rect`)."""
         ...
 
     def set_selection(self, rect: Rect, mask: bytes, mode: SelectionMode) -> None:

@@ -10,7 +10,7 @@ from typing import Callable, Union
 
 from chromaseg.plugins.common import actions
 from chromaseg.plugins.common.actions import Plan
-from chromaseg.plugins.common.adapter import DocumentAdapter, SelectionMode
+from chromaseg.plugins.common.adapter import DocumentAdapter, SelectionMode, SourceRole
 from chromaseg.plugins.common.settings import Settings
 
 Outcome = Union[Plan, str]
@@ -22,6 +22,7 @@ class Command:
     label: str
     tooltip: str
     run: Callable[[DocumentAdapter, Settings], Outcome]
+    source: SourceRole = SourceRole.PAINT_LAYER
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -47,7 +48,7 @@ COMMANDS: tuple[Command, ...] = (
             lambda doc, s: actions.auto_segment(doc, s)),
     Command("harmonize_layer", "Harmonize Layer",
             "Harmonize the colors of an already colored layer per object (CCC Algorithm 1) into a new layer.",
-            lambda doc, s: actions.harmonize(doc, s)),
+            lambda doc, s: actions.harmonize(doc, s), SourceRole.ACTIVE_RESULT),
 )
 
 BY_KEY: dict[str, Command] = {c.key: c for c in COMMANDS}

@@ -6,13 +6,15 @@ from chromaseg.plugins.common.settings import Settings
 
 HINT_LAYER_NAME = "Color hints"
 SEP = " · "
+COLORIZED, HARMONIZED, SEGMENTS = "Colorized", "Harmonized", "Segments"  # the first word of what the plugin makes
+MADE_BY_PLUGIN = (COLORIZED, HARMONIZED, SEGMENTS)
 
 
 def colorized_name(source: str, settings: Settings, *, hints: bool, selection: bool) -> str:
     """E.g. "Colorized · Background · vibrancy 0.6 · harmonized · segment pass · hints · selection" ("vibrancy model"
     when the model's own was used)."""
     vibrancy = "model" if settings.vibrancy is None else f"{settings.vibrancy:g}"
-    parts = ["Colorized", source, f"vibrancy {vibrancy}"]
+    parts = [COLORIZED, source, f"vibrancy {vibrancy}"]
     if settings.harmonize:
         parts.append("harmonized")
     if settings.segment_pass:
@@ -26,7 +28,7 @@ def colorized_name(source: str, settings: Settings, *, hints: bool, selection: b
 
 def harmonized_name(source: str, *, protected: bool, selection: bool) -> str:
     """E.g. "Harmonized · Colorized layer · hints kept"."""
-    parts = ["Harmonized", source]
+    parts = [HARMONIZED, source]
     if protected:
         parts.append("hints kept")
     if selection:
@@ -36,9 +38,24 @@ def harmonized_name(source: str, *, protected: bool, selection: bool) -> str:
 
 def segments_name(source: str, count: int) -> str:
     """The group that holds one selection mask per segment."""
-    return SEP.join(["Segments", source, f"{count} found"])
+    return SEP.join([SEGMENTS, source, f"{count} found"])
 
 
 def segment_name(label: int, pixels: int) -> str:
     """One segment's mask, with its size so the artist can tell the big ones from specks."""
     return f"Segment {label} ({pixels} px)"
+
+
+def made_by_plugin(name: str) -> bool:
+    """Whether `name` is a result or segments layer's (it begins with what made it)."""
+    return any(name.startswith(kind + SEP) for kind in MADE_BY_PLUGIN)
+
+
+def derived_from(name: str, source: str) -> bool:
+    """Whether the layer `name` was made from the layer `source`, directly ("Colorized · Background · ...") or through
+    other results ("Harmonized · Colorized · Background · ...")."""
+    for kind in MADE_BY_PLUGIN:
+        if name.startswith(kind + SEP):
+            rest = name[len(kind + SEP):]
+            return rest == source or rest.startswith(source + SEP) or derived_from(rest, source)
+    return False

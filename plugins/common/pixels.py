@@ -121,6 +121,28 @@ def alpha_mask(rgba: bytes | bytearray | memoryview, itemsize: int) -> bytes:
     return combined.translate(_NONZERO_TO_255)
 
 
+_UNIT_PACK = {
+    "u8": lambda v: bytes([round(v * 255)]),
+    "u16": lambda v: struct.pack("<H", round(v * 65535)),
+    "f16": lambda v: struct.pack("<e", v),
+    "f32": lambda v: struct.pack("<f", v),
+}
+
+
+def rgba_from_mask(mask: bytes | bytearray, color: tuple[float, float, float], fmt: PixelFormat) -> bytes:
+    """Pixels of one `color` (RGB in [0, 1]) in `fmt` whose alpha is the u8 `mask` (255 = opaque): a segment's tint,
+    or the white of a mask layer. Built with slice assignment and one lookup table per alpha byte (no pixel loop)."""
+    pack = _UNIT_PACK[fmt.depth]
+    item = fmt.itemsize
+    rgb = color if fmt.order == "RGBA" else (color[2], color[1], color[0])
+    out = bytearray((b"".join(pack(c) for c in rgb) + bytes(item)) * len(mask))
+    mask = bytes(mask)
+    for k in range(item):  # the alpha channel, one byte plane at a time
+        table = bytes(pack(v / 255)[k] for v in range(256))
+        out[3 * item + k :: 4 * item] = mask.translate(table)
+    return bytes(out)
+
+
 def any_set(mask: bytes | bytearray) -> bool:
     """Whether a u8 mask has any non-zero byte."""
     return mask.count(0) != len(mask)

@@ -1,8 +1,11 @@
 """The GIMP side of `plugins.common.adapter.DocumentAdapter`, written with gimpfu calls only, so the same code runs
 on GIMP 3 and on the in-memory backend of the unit tests.
 
-Every write is one undo group; results are new layers above the source (the source is never written), masks are
-layer masks or channels the artist can still edit.
+The source is the active drawable, unless it is a layer the plug-in made: the hint layer leads to the layer it was
+made for (its tattoo, kept in a parasite of the hint layer), a result or segments layer to the layer it was made from
+(its name says which). Every write is one undo group (a gray image's conversion to RGB included); results are new
+layers above the source and its earlier results, newest on top (the source is never written), masks are layer masks
+or channels the artist can still edit.
 """
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 from chromaseg.plugins.common import naming
-from chromaseg.plugins.common.adapter import SelectionMode
+from chromaseg.plugins.common.adapter import SelectionMode, SourceRole
 from chromaseg.plugins.common.errors import PluginError
 from chromaseg.plugins.common.geometry import Rect
-from chromaseg.plugins.common.pixels import PixelFormat
+from chromaseg.plugins.common.pixels import PixelFormat, rgba_from_mask
 from chromaseg.plugins.gimp.gimpfu import (
     ADD_MASK_WHITE,
     CHANNEL_OP_ADD,
@@ -21,6 +24,7 @@ from chromaseg.plugins.gimp.gimpfu import (
     CHANNEL_OP_SUBTRACT,
     INDEXED,
     LAYER_MODE_NORMAL,
+    PARASITE_PERSISTENT,
     RGB,
     RGBA_IMAGE,
     gimp,
@@ -30,6 +34,7 @@ from chromaseg.plugins.gimp.segment_colors import segment_color
 
 _CHANNEL_OPS = {SelectionMode.REPLACE: CHANNEL_OP_REPLACE, SelectionMode.ADD: CHANNEL_OP_ADD,
                 SelectionMode.SUBTRACT: CHANNEL_OP_SUBTRACT}
+HINT_SOURCE_PARASITE = "chromaseg-hint-source"  # on the hint layer: the tattoo of the layer its hints are for
 
 
 class GimpDocument:
@@ -38,25 +43,68 @@ class GimpDocument:
     hint_layer: name of the layer whose painted pixels (alpha > 0) are color hints.
     result_mode: layer mode of result layers (LAYER_MODE_LCH_COLOR keeps the source's lightness).
     segments_as_channels: auto-segment writes channels instead of a layer group of masks.
+    source: which layer a result layer leads to when it is the active drawable (`SourceRole`).
     """
 
     def __init__(self, image: Any, drawable: Any, *, hint_layer: str = naming.HINT_LAYER_NAME,
-                 result_mode: str = LAYER_MODE_NORMAL, segments_as_channels: bool = False) -> None:
+                 result_mode: str = LAYER_MODE_NORMAL, segments_as_channels: bool = False,
+                 source: SourceRole = SourceRole.PAINT_LAYER) -> None:
         self.image = image
-        self.drawable = drawable
         self.hint_layer = hint_layer
         self.result_mode = result_mode
         self.segments_as_channels = segments_as_channels
+        self.drawable = self._resolve(drawable, source)
+
+    # --- the source ---
+
+    def _resolve(self, active: Any, role: SourceRole) -> Any:
+        if active.name == self.hint_layer:
+            return self._hint_source(active) or active
+        keep_result = role is SourceRole.ACTIVE_RESULT and not active.name.startswith(naming.SEGMENTS + naming.SEP)
+        if naming.made_by_plugin(active.name) and not keep_result:
+            return next((layer for layer in self._below(active) if naming.derived_from(active.name, layer.name)
+                         and not naming.made_by_plugin(layer.name)), active)
+        return active
+
+    def _hint_source(self, hints: Any) -> Any | None:
+        """The layer remembered when the hint layer was made, else the nearest own layer below the hints."""
+        tattoo = hints.parasite_find(HINT_SOURCE_PARASITE)
+        if tattoo:
+            found = pdb.gimp_image_get_layer_by_tattoo(self.image, int(tattoo))
+            if found is not None:
+                return found
+        return next((layer for layer in self._below(hints) if getattr(layer, "children", None) is None
+                     and layer.name != self.hint_layer and not naming.made_by_plugin(layer.name)), None)
+
+    def _siblings(self, item: Any) -> list[Any]:
+        """`item` and its siblings, top first."""
+        parent = item.parent
+        return list(self.image.layers if parent is None else parent.children)
+
+    def _below(self, item: Any) -> list[Any]:
+        siblings = self._siblings(item)
+        index = next((i for i, sibling in enumerate(siblings) if sibling == item), len(siblings))
+        return siblings[index + 1 :]
 
     # --- reads ---
 
     def layer_name(self) -> str:
         return self.drawable.name
 
+    def conversion_note(self) -> str:
+        if self.image.base_type == RGB:
+            return ""
+        return "The gray image was converted to RGB so the colors show (the same undo returns it to gray)."
+
     def pixel_format(self) -> PixelFormat:
         if self.image.base_type == INDEXED:
             raise PluginError("Indexed images cannot be colorized: switch to Image > Mode > RGB first.")
-        return PixelFormat("u8" if self.drawable.bpp == 4 else "u16")
+        return self._layer_format(self.drawable)
+
+    @staticmethod
+    def _layer_format(layer: Any) -> PixelFormat:
+        """A layer's pixel regions: perceptual RGBA, u8 on 8-bit images, u16 on deeper ones (see gimpfu)."""
+        return PixelFormat("u8" if layer.bpp == 4 else "u16")
 
     def layer_bounds(self) -> Rect:
         return _bounds(self.drawable).intersect(self._canvas())
@@ -87,6 +135,8 @@ class GimpDocument:
             layer = gimp.Layer(self.image, self.hint_layer, self.image.width, self.image.height, RGBA_IMAGE, 100.0,
                                LAYER_MODE_NORMAL)
             self._insert_above_source(layer)
+            layer.attach_new_parasite(HINT_SOURCE_PARASITE, PARASITE_PERSISTENT, str(self.drawable.tattoo).encode())
+        pdb.gimp_displays_flush()
         return True
 
     def add_result_layer(self, name: str, rect: Rect, pixels: bytes, mask: bytes | None) -> None:
@@ -116,7 +166,7 @@ class GimpDocument:
                     layer = gimp.Layer(self.image, label, rect.w, rect.h, RGBA_IMAGE, 100.0, LAYER_MODE_NORMAL)
                     pdb.gimp_image_insert_layer(self.image, layer, group, index)
                     layer.set_offsets(rect.x, rect.y)
-                    _write(layer, _tinted(mask, segment_color(index), layer.bpp))
+                    _write(layer, rgba_from_mask(mask, segment_color(index), self._layer_format(layer)))
         pdb.gimp_displays_flush()
 
     def set_selection(self, rect: Rect, mask: bytes, mode: SelectionMode) -> None:
@@ -146,10 +196,11 @@ class GimpDocument:
             pdb.gimp_image_convert_rgb(self.image)
 
     def _insert_above_source(self, layer: Any) -> None:
-        parent = self.drawable.parent
-        siblings = self.image.layers if parent is None else parent.children
-        position = next((i for i, item in enumerate(siblings) if item == self.drawable), 0)
-        pdb.gimp_image_insert_layer(self.image, layer, parent, position)
+        """Above the source and the results already made from it: the newest result is on top of them."""
+        siblings = self._siblings(self.drawable)
+        source = next((i for i, item in enumerate(siblings) if item == self.drawable), 0)
+        made = [i for i, item in enumerate(siblings[:source]) if naming.derived_from(item.name, self.drawable.name)]
+        pdb.gimp_image_insert_layer(self.image, layer, self.drawable.parent, min(made, default=source))
 
     def _image_channel(self, name: str, rect: Rect, mask: bytes, color: tuple[float, float, float]) -> Any:
         """An image-sized channel holding `mask` at `rect` (0 elsewhere)."""
@@ -190,23 +241,3 @@ def _write(drawable: Any, data: bytes) -> None:
     rgn[0 : drawable.width, 0 : drawable.height] = data
     drawable.flush()
     drawable.update(0, 0, drawable.width, drawable.height)
-
-
-def _tinted(mask: bytes, color: tuple[float, float, float], bpp: int) -> bytes:
-    """RGBA pixels of one color whose alpha is `mask` (Alpha to Selection then picks the segment)."""
-    if bpp == 4:
-        return _interleave(bytes(round(c * 255) for c in color), mask, 1)
-    rgb16 = b"".join(round(c * 65535).to_bytes(2, "little") for c in color)
-    return _interleave(rgb16, mask, 2)
-
-
-def _interleave(rgb: bytes, mask: bytes, itemsize: int) -> bytes:
-    """Constant color channels beside a per-pixel alpha plane, built with slice assignment (no per-pixel loop)."""
-    step = 4 * itemsize
-    out = bytearray(rgb + bytes(itemsize)) * len(mask)
-    if itemsize == 1:
-        out[3::step] = mask
-    else:  # u16 alpha = a * 257: both bytes equal the u8 value
-        out[6::step] = mask
-        out[7::step] = mask
-    return bytes(out)

@@ -125,7 +125,20 @@ class GDrawable(_Wrapped):
     @property
     def mode(self) -> str:
         mode = self.item.get_mode()
-        return next((name for name, value in _MODES.items() if value == mode), str(mode))
+        return next((name.value for name, value in _MODES.items() if value == mode), str(mode))
+
+    @property
+    def tattoo(self) -> int:
+        """The item's id that stays with it when the image is saved and opened again."""
+        return self.item.get_tattoo()
+
+    def parasite_find(self, name: str) -> bytes | None:
+        """The data of the item's parasite `name` (None when it has none)."""
+        parasite = self.item.get_parasite(name)
+        return None if parasite is None else bytes(parasite.get_data())
+
+    def attach_new_parasite(self, name: str, flags: int, data: bytes) -> None:
+        self.item.attach_parasite(Gimp.Parasite.new(name, int(flags), list(data)))
 
     @property
     def opacity(self) -> float:
@@ -279,6 +292,11 @@ class _Pdb:
     @staticmethod
     def gimp_image_get_layer_by_name(image: GImage, name: str) -> GDrawable | None:
         layer = image.item.get_layer_by_name(name)
+        return None if layer is None else wrap(layer)
+
+    @staticmethod
+    def gimp_image_get_layer_by_tattoo(image: GImage, tattoo: int) -> GDrawable | None:
+        layer = image.item.get_layer_by_tattoo(tattoo)
         return None if layer is None else wrap(layer)
 
     @staticmethod

@@ -11,18 +11,19 @@ The subset a plug-in like chromaseg needs, with gimpfu's names:
   mode)`, `gimp.Channel(image, name, w, h, opacity, (r, g, b))`, `gimp.GroupLayer(image, name)`.
 - `pdb.gimp_image_undo_group_start/end`, `pdb.gimp_selection_bounds`, `pdb.gimp_image_insert_layer/channel`,
   `pdb.gimp_image_remove_channel`, `pdb.gimp_image_select_item`,
-  `pdb.gimp_image_convert_rgb`, `pdb.gimp_image_get_layer_by_name`,
+  `pdb.gimp_image_convert_rgb`, `pdb.gimp_image_get_layer_by_name`, `pdb.gimp_image_get_layer_by_tattoo`,
   `pdb.gimp_displays_flush`.
 - images: `width`, `height`, `base_type`, `layers`, `channels`, `selection`; drawables: `name`, `width`, `height`,
   `offsets`, `has_alpha`, `bpp`, `mode`, `opacity`, `mask`, `parent`, `children`, `get_pixel_rgn(x, y, w, h, dirty,
-  shadow)` with `rgn[x0:x1, y0:y1]` reads and writes, `merge_shadow`, `update`, `flush`, `create_mask`, `add_mask`.
+  shadow)` with `rgn[x0:x1, y0:y1]` reads and writes, `merge_shadow`, `update`, `flush`, `create_mask`, `add_mask`,
+  `tattoo`, `parasite_find(name)` (the parasite's data as bytes, or None) and `attach_new_parasite(name, flags, data)`.
 
 One deliberate difference from gimpfu: a layer's pixel region is always perceptual RGBA ("R'G'B'A u8" on 8-bit
 images, "R'G'B'A u16" on deeper ones, so `bpp` is 4 or 8) and a channel's is "Y u8": the plug-in never deals with
 GIMP's many pixel formats, and 8-bit pixels round-trip exactly.
 
 The backend is GIMP 3 (`gimp3.Gimp3Backend`, chosen by `main()`) or the in-memory one of the unit tests
-(`memory.MemoryBackend`, installed with `use_backend`).
+(tests/plugins/gimp/memory.py's `MemoryBackend`, installed with `use_backend`).
 """
 from __future__ import annotations
 

@@ -106,7 +106,8 @@ def auto_segment(image: Any, drawable: Any, output: int, max_segments: int, endp
 
 def harmonize(image: Any, drawable: Any, hint_layer: str, layer_mode: int, endpoint: str) -> str:
     settings = _settings(endpoint)
-    doc = GimpDocument(image, drawable, hint_layer=hint_layer, result_mode=LAYER_MODES[layer_mode])
+    doc = GimpDocument(image, drawable, hint_layer=hint_layer, result_mode=LAYER_MODES[layer_mode],
+                       source=BY_KEY["harmonize_layer"].source)
     return run_plan(actions.harmonize(doc, settings), settings)
 
 

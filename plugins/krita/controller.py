@@ -60,7 +60,8 @@ class Controller:
             return self._tell(Update(self.last.state, "A job is already running: wait for it or cancel it.",
                                      self.last.fraction))
         try:
-            outcome = BY_KEY[key].run(KritaDocument.active(), self.settings)
+            command = BY_KEY[key]
+            outcome = command.run(KritaDocument.active(command.source), self.settings)
         except Exception as exc:  # a refusal (PluginError) or a bug: either way nothing was written
             return self._tell(Update(State.FAILED, artist_message(exc)))
         if not isinstance(outcome, Plan):

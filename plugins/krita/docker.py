@@ -1,4 +1,8 @@
-"""The Chromaseg docker: command buttons, the options, daemon status, progress and cancel.
+"""The Chromaseg docker: command buttons, the options, progress and cancel, the daemon's status, and its settings
+folded away until asked for.
+
+It stays compact beside Krita's default dockers on a 1000 px high screen: the daemon settings are collapsed by
+default and everything sits in a scroll area, so the docker can be made as short as the artist likes.
 
 Everything runs on the UI thread: commands go to the shared controller, which pumps the job from a QTimer, and the
 docker only redraws from the updates it is sent.
@@ -21,6 +25,7 @@ from PyQt5.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -46,14 +51,18 @@ class ChromasegDocker(DockWidget):
         super().__init__()
         self.setWindowTitle("Chromaseg")
         self.controller = shared_controller()
-        root = QWidget(self)
+        root = QWidget()
         layout = QVBoxLayout(root)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self._commands())
         layout.addWidget(self._options(self.controller.settings))
         layout.addWidget(self._progress())
         layout.addWidget(self._daemon(self.controller.settings))
         layout.addStretch(1)
-        self.setWidget(root)
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(root)
+        self.setWidget(self.scroll)
         self.controller.add_listener(self.show_update)
         self._status_timer = QTimer(self)
         self._status_timer.timeout.connect(self.refresh_status)
@@ -124,9 +133,19 @@ class ChromasegDocker(DockWidget):
 
     def _daemon(self, s: Settings) -> QWidget:
         box = QGroupBox("Daemon")
-        form = QFormLayout(box)
+        layout = QVBoxLayout(box)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.show_daemon_settings = _check("Show daemon settings", False,
+                                           "The command that starts the daemon, where it listens, autostart.")
+        self.daemon_settings = QWidget()
+        self.daemon_settings.setVisible(False)
+        self.show_daemon_settings.toggled.connect(self.daemon_settings.setVisible)
+        layout.addWidget(self.status)
+        layout.addWidget(self.show_daemon_settings)
+        layout.addWidget(self.daemon_settings)
+        form = QFormLayout(self.daemon_settings)
+        form.setContentsMargins(0, 0, 0, 0)
         self.command = QLineEdit(s.daemon_command)
         self.command.setPlaceholderText("the installed `chromaseg serve`")
         self.endpoint = QLineEdit(s.endpoint)
@@ -134,7 +153,6 @@ class ChromasegDocker(DockWidget):
         self.autostart = _check("Start the daemon when needed", s.autostart)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh_status)
-        form.addRow(self.status)
         form.addRow("Command", self.command)
         form.addRow("Endpoint", self.endpoint)
         form.addRow(self.autostart)

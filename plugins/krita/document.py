@@ -1,45 +1,57 @@
-"""`KritaDocument`: the shared logic's `DocumentAdapter` for one Krita document and its active layer.
+"""`KritaDocument`: the shared logic's `DocumentAdapter` for one Krita document and its source layer.
 
-The source layer is captured when a command starts: the result goes above it even if the artist picks another layer
-while the daemon works, and nothing ever writes to it.
+The source layer is resolved when a command starts (`source.resolve`: the active layer, or the paint layer a hint,
+result or segments layer belongs to) and kept: the result goes above it even if the artist picks another layer while
+the daemon works, and nothing ever writes to it. Every write ends with the projection refreshed, so what was added
+shows on the canvas at once.
+
+A gray image is converted to RGB at its own depth right before the result (or hint layer) is added: colors cannot
+show in a gray image. Krita's Python API has no undo macro, so that conversion is an undo step of its own, just below
+the result's: one undo takes the result away, a second one returns the image to gray.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from krita import Document, Krita, Node
 
-from chromaseg.plugins.common.adapter import SelectionMode
+from chromaseg.plugins.common import naming
+from chromaseg.plugins.common.adapter import SelectionMode, SourceRole
 from chromaseg.plugins.common.errors import PluginError
 from chromaseg.plugins.common.geometry import Rect
 from chromaseg.plugins.common.naming import HINT_LAYER_NAME
 from chromaseg.plugins.common.pixels import PixelFormat
-from chromaseg.plugins.krita import layers
-from chromaseg.plugins.krita.colorspace import Space, check_supported, read_pixels, working_space
-
-_MASK_TYPES = ("transparencymask", "selectionmask", "filtermask", "transformmask", "colorizemask")
+from chromaseg.plugins.krita import layers, source
+from chromaseg.plugins.krita.colorspace import (
+    Space,
+    check_supported,
+    read_pixels,
+    rgb_at_depth_of,
+    working_space,
+)
+from chromaseg.plugins.krita.constants import MASK_TYPES, NodeType
 
 
 class KritaDocument:
     """A Krita document and the layer the command works on."""
 
     def __init__(self, doc: Document, node: Node) -> None:
-        if node.type() in _MASK_TYPES:
+        if node.type() in MASK_TYPES:
             raise PluginError(f"{node.name()!r} is a mask: select the layer itself in the Layers docker.")
         self.doc = doc
         self.node = node
         self._space: Space | None = None
 
     @classmethod
-    def active(cls) -> "KritaDocument":
-        """The active document and layer, or a PluginError saying what to open or select."""
+    def active(cls, role: SourceRole = SourceRole.PAINT_LAYER) -> "KritaDocument":
+        """The active document and its source layer, or a PluginError saying what to open or select."""
         doc = Krita.instance().activeDocument()
         if doc is None:
             raise PluginError("Open an image first.")
         node = doc.activeNode()
         if node is None:
             raise PluginError("Select a layer in the Layers docker first.")
-        return cls(doc, node)
+        return cls(doc, source.resolve(doc, node, role))
 
     # --- reading ------------------------------------------------------------------------------------------------
 
@@ -56,6 +68,12 @@ class KritaDocument:
 
     def pixel_format(self) -> PixelFormat:
         return self._working_space().pixel_format
+
+    def conversion_note(self) -> str:
+        space = Space.of(self.doc)
+        if not space.is_gray:
+            return ""
+        return f"The gray image was converted to RGB ({space.depth}) so the colors show; undo twice to return to gray."
 
     def canvas(self) -> Rect:
         return Rect(0, 0, self.doc.width(), self.doc.height())
@@ -82,7 +100,7 @@ class KritaDocument:
     def hint_node(self) -> Node | None:
         """The "Color hints" layer, wherever it is in the layer stack."""
         node = self.doc.nodeByName(HINT_LAYER_NAME)
-        return node if node is not None and node.type() == "paintlayer" else None
+        return node if node is not None and node.type() == NodeType.PAINT_LAYER else None
 
     def read_hints(self, rect: Rect) -> tuple[bytes, PixelFormat] | None:
         hints = self.hint_node()
@@ -93,27 +111,55 @@ class KritaDocument:
 
     # --- writing: each one addChildNode of a node built while detached (one undo step, nothing half-done) ------
 
-    def _add_above_source(self, node: Node) -> None:
+    def _add_above_source(self, build: Callable[[], Node], *, needs_rgb: bool) -> Node:
+        """Build the node and add it above the source's newest result (a gray image is made RGB first when the node
+        holds colors); the projection is refreshed so that it shows at once."""
         parent = self.node.parentNode()
         if parent is None or self.doc not in Krita.instance().documents():
             raise PluginError(f"The layer {self.node.name()!r} or its image was closed meanwhile; nothing was added.")
-        if not parent.addChildNode(node, self.node):
+        gray = Space.of(self.doc)
+        converted = needs_rgb and gray.is_gray
+        if converted:
+            rgb = rgb_at_depth_of(gray)
+            if not self.doc.setColorSpace(rgb.model, rgb.depth, rgb.profile):
+                raise PluginError("Krita could not convert the gray image to RGB; nothing was added.")
+            self.doc.waitForDone()
+        node = build()
+        if not parent.addChildNode(node, self._newest_result(parent)):
+            if converted:
+                self.doc.setColorSpace(gray.model, gray.depth, gray.profile)
             raise PluginError("Krita refused the new layer; nothing was added.")
+        self._show()
+        return node
+
+    def _newest_result(self, parent: Node) -> Node:
+        """The topmost sibling made from the source, or the source itself: new results go above it."""
+        siblings = parent.childNodes()
+        source_at = next((i for i, node in enumerate(siblings) if node == self.node), 0)
+        made = [node for node in siblings[source_at + 1 :] if naming.derived_from(node.name(), self.node.name())]
+        return made[-1] if made else self.node
+
+    def _show(self) -> None:
+        """Wait for Krita to apply the change, then recompute the image the canvas shows."""
+        self.doc.waitForDone()
+        self.doc.refreshProjection()
         self.doc.waitForDone()
 
     def add_hint_layer(self) -> bool:
         if self.hint_node() is not None:
             return False
-        layer = self.doc.createNode(HINT_LAYER_NAME, "paintlayer")
-        self._add_above_source(layer)
+        layer = self._add_above_source(lambda: self.doc.createNode(HINT_LAYER_NAME, NodeType.PAINT_LAYER.value),
+                                       needs_rgb=True)
+        source.remember_hint_source(self.doc, self.node)
         self.doc.setActiveNode(layer)
         return True
 
     def add_result_layer(self, name: str, rect: Rect, pixels: bytes, mask: bytes | None) -> None:
-        self._add_above_source(layers.masked_result(self.doc, name, self._working_space(), rect, pixels, mask))
+        space = self._working_space()
+        self._add_above_source(lambda: layers.masked_result(self.doc, name, space, rect, pixels, mask), needs_rgb=True)
 
     def add_segment_masks(self, name: str, rect: Rect, masks: Sequence[tuple[str, bytes]]) -> None:
-        self._add_above_source(layers.selection_masks_group(self.doc, name, rect, masks))
+        self._add_above_source(lambda: layers.selection_masks_group(self.doc, name, rect, masks), needs_rgb=False)
 
     def set_selection(self, rect: Rect, mask: bytes, mode: SelectionMode) -> None:
         found = layers.selection_from(mask, rect)
@@ -122,9 +168,10 @@ class KritaDocument:
             if mode is SelectionMode.SUBTRACT:
                 raise PluginError("There is no selection to subtract the object from.")
             self.doc.setSelection(found)
-            return
-        if mode is SelectionMode.ADD:
-            current.add(found)
         else:
-            current.subtract(found)
-        self.doc.setSelection(current)
+            if mode is SelectionMode.ADD:
+                current.add(found)
+            else:
+                current.subtract(found)
+            self.doc.setSelection(current)
+        self._show()

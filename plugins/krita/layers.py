@@ -8,17 +8,19 @@ non-destructive effect, still one undo step.
 """
 from __future__ import annotations
 
-import struct
 from typing import Sequence
 
 from krita import Document, Node, Selection
 
 from chromaseg.plugins.common.geometry import Rect
+from chromaseg.plugins.common.pixels import rgba_from_mask
 from chromaseg.plugins.krita.colorspace import Space
+from chromaseg.plugins.krita.constants import NodeType
 
 MASK_LAYER_NAME = "Mask (paint to show, erase to hide)"
 PIXELS_LAYER_NAME = "Pixels"
 MASK_BLENDING = "destination-in"
+WHITE = (1.0, 1.0, 1.0)
 
 
 def selection_from(mask: bytes, rect: Rect) -> Selection:
@@ -30,7 +32,7 @@ def selection_from(mask: bytes, rect: Rect) -> Selection:
 
 def paint_layer(doc: Document, name: str, space: Space, rect: Rect, pixels: bytes) -> Node:
     """A detached paint layer in `space` holding `pixels` at `rect`."""
-    layer = doc.createNode(name, "paintlayer")
+    layer = doc.createNode(name, NodeType.PAINT_LAYER.value)
     if Space.of(layer) != space:
         layer.setColorSpace(space.model, space.depth, space.profile)
     layer.setPixelData(pixels, rect.x, rect.y, rect.w, rect.h)
@@ -60,31 +62,12 @@ def masked_result(doc: Document, name: str, space: Space, rect: Rect, pixels: by
 
 def mask_layer(doc: Document, space: Space, rect: Rect, mask: bytes) -> Node:
     """White where `mask` is set, its alpha the mask: composited with destination-in it cuts out what is below."""
-    item = _ITEMSIZE[space.depth]
-    data = bytearray(_one(space.depth) * (4 * rect.w * rect.h))
-    for k in range(item):  # the alpha channel, one byte plane at a time: a lookup table per byte, at C speed
-        data[3 * item + k :: 4 * item] = mask.translate(_alpha_table(space.depth, k))
-    layer = doc.createNode(MASK_LAYER_NAME, "paintlayer")
+    layer = doc.createNode(MASK_LAYER_NAME, NodeType.PAINT_LAYER.value)
     if Space.of(layer) != space:
         layer.setColorSpace(space.model, space.depth, space.profile)
-    layer.setPixelData(bytes(data), rect.x, rect.y, rect.w, rect.h)
+    layer.setPixelData(rgba_from_mask(mask, WHITE, space.pixel_format), rect.x, rect.y, rect.w, rect.h)
     layer.setBlendingMode(MASK_BLENDING)
     return layer
-
-
-_ITEMSIZE = {"U8": 1, "U16": 2, "F16": 2, "F32": 4}
-_PACK = {"U8": lambda v: bytes([v]), "U16": lambda v: struct.pack("<H", v * 257),
-         "F16": lambda v: struct.pack("<e", v / 255), "F32": lambda v: struct.pack("<f", v / 255)}
-
-
-def _one(depth: str) -> bytes:
-    """Full intensity (1.0) as one channel value of `depth`."""
-    return _PACK[depth](255)
-
-
-def _alpha_table(depth: str, k: int) -> bytes:
-    """bytes.translate table: a u8 mask value -> byte `k` of that value as a `depth` channel value."""
-    return bytes(_PACK[depth](v)[k] for v in range(256))
 
 
 def selection_masks_group(doc: Document, name: str, rect: Rect, masks: Sequence[tuple[str, bytes]]) -> Node:

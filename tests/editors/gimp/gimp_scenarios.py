@@ -81,21 +81,35 @@ def describe(item) -> dict:
     return out
 
 
-def run_procedure(p: dict) -> dict:
-    image, layer = build_image(p)
-    before = hashlib.sha256(get(layer)).hexdigest()
-    procedure = Gimp.get_pdb().lookup_procedure(p["procedure"])
+def call(image, drawable, name: str, args: dict) -> tuple:
+    """Run the procedure `name` on `drawable` as a script would; returns (status, error text or None)."""
+    procedure = Gimp.get_pdb().lookup_procedure(name)
     if procedure is None:
-        return {"exception": f"procedure {p['procedure']} is not registered"}
+        raise RuntimeError(f"procedure {name} is not registered")
     config = procedure.create_config()
     config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
     config.set_property("image", image)
-    config.set_core_object_array("drawables", [layer])
-    for name, value in p.get("args", {}).items():
-        config.set_property(name, value)
+    config.set_core_object_array("drawables", [drawable])
+    for key, value in args.items():
+        config.set_property(key, value)
     values = procedure.run(config)
     status = values.index(0)
     error = values.index(1) if status != Gimp.PDBStatusType.SUCCESS and values.length() > 1 else None
+    return status, error
+
+
+def colored_in_projection(image) -> int:
+    """Pixels that are not gray in the composite image, as the canvas shows it (a flattened duplicate)."""
+    dup = image.duplicate()
+    flat = get(dup.flatten())
+    dup.delete()
+    return sum(1 for i in range(0, len(flat), 4) if not flat[i] == flat[i + 1] == flat[i + 2])
+
+
+def run_procedure(p: dict) -> dict:
+    image, layer = build_image(p)
+    before = hashlib.sha256(get(layer)).hexdigest()
+    status, error = call(image, layer, p["procedure"], p.get("args", {}))
     _, non_empty, x1, y1, x2, y2 = Gimp.Selection.bounds(image)
     return {
         "status": status.value_nick,
@@ -109,6 +123,38 @@ def run_procedure(p: dict) -> dict:
         "selection": [non_empty, x1, y1, x2, y2],
         "selection_mask": base64.b64encode(get(image.get_selection(), "Y u8")).decode(),
     }
+
+
+def run_steps(p: dict) -> dict:
+    """Several procedures in turn on one image, each on the layer named in its step ("drawable"); after each, its
+    status, the layer names (top first) and how many colored pixels the composite image shows."""
+    image, layer = build_image(p)
+    before = hashlib.sha256(get(layer)).hexdigest()
+    steps = []
+    for step in p["steps"]:
+        if "paint" in step:  # paint on a layer, as the artist would with a brush
+            target = image.get_layer_by_name(step["paint"]["layer"])
+            x, y, w, h = step["paint"]["rect"]
+            buffer = target.get_buffer()
+            buffer.set(Gegl.Rectangle.new(x, y, w, h), U8, bytes(step["paint"]["rgba"]) * (w * h))
+            buffer.flush()
+            target.update(x, y, w, h)
+            continue
+        status, error = call(image, image.get_layer_by_name(step["drawable"]), step["procedure"],
+                             step.get("args", {}))
+        steps.append({"status": status.value_nick, "error": str(error) if error is not None else None,
+                      "layers": [item.get_name() for item in image.get_layers()],
+                      "colored": colored_in_projection(image)})
+    after = hashlib.sha256(get(layer)).hexdigest()
+    return {"steps": steps, "source_sha256_before": before, "source_sha256_after": after}
+
+
+def where(p: dict) -> dict:
+    """Where this GIMP keeps its configuration and which chromaseg procedures it found there."""
+    pdb = Gimp.get_pdb()
+    found = [n for n in ("python-fu-chromaseg-colorize-layer", "python-fu-chromaseg-add-hint-layer")
+             if pdb.procedure_exists(n)]
+    return {"directory": Gimp.directory(), "procedures": found}
 
 
 def shim_round_trip(p: dict) -> dict:
@@ -160,4 +206,4 @@ def _inside_only(merged: bytes, data: bytes, w: int, select: list) -> bool:
     return True
 
 
-SCENARIOS = {"procedure": run_procedure, "shim": shim_round_trip}
+SCENARIOS = {"procedure": run_procedure, "steps": run_steps, "where": where, "shim": shim_round_trip}

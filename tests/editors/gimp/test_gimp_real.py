@@ -3,11 +3,18 @@ masks and pixels, and the source layer unchanged."""
 from __future__ import annotations
 
 import base64
+import os
+import re
+import signal
 import socket
+import threading
+import time
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
-from gimp_batch import run_gimp
+from bridge_helpers import Daemon, start_daemon
+from gimp_batch import SHARED_PLUGINS_DIR, GimpConfig, install_plugin, plugin_processes, run_gimp
 
 from chromaseg.bridge.client import Client, Frame
 from chromaseg.plugins.common.settings import Settings
@@ -40,9 +47,11 @@ def red_square(name: str) -> dict:
     return {"name": name, "pixels": base64.b64encode(bytes(pixels)).decode()}
 
 
-def test_shim_backend_round_trips_pixels_shadow_buffers_and_masks(installed_plugin: Path) -> None:
-    out = run_gimp({"scenario": "shim", "vendor": "/root/.config/GIMP/3.0/plug-ins/chromaseg-gimp/vendor",
-                    "w": W, "h": H, "pixels": base64.b64encode(ramp()).decode(), "select": [8, 4, 10, 6]})
+def test_shim_backend_round_trips_pixels_shadow_buffers_and_masks(installed_plugin: Path,
+                                                                   gimp_config: GimpConfig) -> None:
+    vendor = str(gimp_config.inside / "plug-ins" / "chromaseg-gimp" / "vendor")
+    out = run_gimp({"scenario": "shim", "vendor": vendor, "w": W, "h": H, "pixels": base64.b64encode(ramp()).decode(),
+                    "select": [8, 4, 10, 6]}, gimp_config)
     assert out == {"read": True, "bpp": 4, "before_merge": False, "after_merge": True, "mask": True,
                    "mode": "lch-color", "names": ["Shim", "Photo"], "found": True, "bounds": [True, 8, 4, 18, 10]}
 
@@ -52,11 +61,12 @@ def test_colorize_layer_writes_the_daemons_pixels_into_a_new_layer(gimp, daemon)
     assert out["status"] == "success", out["error"]
     result, source = out["layers"]
     assert source["name"] == "Photo" and out["source_sha256_before"] == out["source_sha256_after"]
-    assert result["name"] == "Colorized · Photo · vibrancy model · segment pass"  # the model's own, by default
+    assert result["name"] == "Colorized · Photo · vibrancy model"  # the model's own, by default
     assert (result["offsets"], result["size"], result["mode"], result["mask"]) == ([0, 0], [W, H], "lch-color", None)
     # exactly what the daemon answers for the same request
     with Client(daemon.endpoint) as client:
-        reply = client.request("colorize", {"vibrancy": DEFAULTS.vibrancy, "harmonize": False, "segment_pass": True,
+        reply = client.request("colorize", {"vibrancy": DEFAULTS.vibrancy, "harmonize": False,
+                                            "segment_pass": DEFAULTS.segment_pass,
                                             "confine_hints": False}, {"layer": Frame(ramp(), "u8", (H, W, 4))})
     assert b64(result["pixels"]) == bytes(reply.frames["layer"].data)
 
@@ -129,7 +139,8 @@ def test_a_16_bit_image_gets_the_daemons_u16_pixels(gimp, daemon) -> None:
     assert result["size"] == [W, H] and result["name"].startswith("Colorized · Photo")
     ramp16 = bytes(b for v in ramp() for b in (v, v))  # each u8 value v as u16 v * 257 (little-endian: v, v)
     with Client(daemon.endpoint) as client:
-        reply = client.request("colorize", {"vibrancy": DEFAULTS.vibrancy, "harmonize": False, "segment_pass": True,
+        reply = client.request("colorize", {"vibrancy": DEFAULTS.vibrancy, "harmonize": False,
+                                            "segment_pass": DEFAULTS.segment_pass,
                                             "confine_hints": False}, {"layer": Frame(ramp16, "u16", (H, W, 4))})
     assert b64(result["pixels"]) == bytes(reply.frames["layer"].data)
 
@@ -140,13 +151,108 @@ def test_failures_are_clear_messages_and_change_nothing(gimp) -> None:
     assert [layer["name"] for layer in out["layers"]] == ["Photo"]
 
 
-def test_daemon_not_running_is_reported(installed_plugin: Path) -> None:
+def test_daemon_not_running_is_reported(installed_plugin: Path, gimp_config: GimpConfig) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = f"tcp://127.0.0.1:{s.getsockname()[1]}"
     out = run_gimp({"scenario": "procedure", "procedure": P + "auto-segment", "w": W, "h": H,
-                    "pixels": base64.b64encode(ramp()).decode(), "args": {"endpoint": free}})
+                    "pixels": base64.b64encode(ramp()).decode(), "args": {"endpoint": free}}, gimp_config)
     assert out["status"] == "execution-error"
     # autostart runs the command the installer recorded: the host's interpreter, which the chroot does not have
     assert "Could not start the daemon" in out["error"], out["error"]
     assert [layer["name"] for layer in out["layers"]] == ["Photo"]
+
+
+FIRST = "Colorized · Photo · vibrancy 0.2 · hints"
+SECOND = "Colorized · Photo · vibrancy 0.9 · hints"
+
+
+def test_the_active_hint_layer_leads_to_its_photo_and_each_result_shows_on_top(installed_plugin: Path,
+                                                                               gimp_config: GimpConfig,
+                                                                               daemon: Daemon) -> None:
+    def colorize(drawable: str, vibrancy: float) -> dict[str, Any]:
+        return {"procedure": P + "colorize-layer", "drawable": drawable,
+                "args": {"model-vibrancy": False, "vibrancy": vibrancy, "layer-mode": "normal"}}
+
+    out = run_gimp({"scenario": "steps", "w": W, "h": H, "pixels": base64.b64encode(ramp()).decode(), "steps": [
+        {"procedure": P + "add-hint-layer", "drawable": "Photo"},
+        {"paint": {"layer": "Color hints", "rect": [5, 5, 7, 7], "rgba": [220, 30, 30, 255]}},
+        colorize("Color hints", 0.2),  # the hint layer is still the active one after painting
+        colorize(FIRST, 0.9),  # the result is the active one: colorize again, from the photo
+    ]}, gimp_config, {"CHROMASEG_ENDPOINT": daemon.endpoint})
+    hint_layer, first, second = out["steps"]
+    assert [step["status"] for step in out["steps"]] == ["success"] * 3, out["steps"]
+    assert hint_layer["layers"] == ["Color hints", "Photo"] and hint_layer["colored"] == 0
+    assert first["layers"] == ["Color hints", FIRST, "Photo"]
+    assert first["colored"] > W * H // 4  # the composite image shows the colors right after the action
+    assert second["layers"] == ["Color hints", SECOND, FIRST, "Photo"]  # the newest result on top
+    assert second["colored"] > W * H // 4
+    assert out["source_sha256_before"] == out["source_sha256_after"]
+
+
+@pytest.fixture
+def slow_daemon(tmp_path: Path) -> Iterator[Daemon]:
+    """A daemon with the shipped colorizer weights: a large colorize takes it seconds, time to press Cancel."""
+    d = start_daemon(tmp_path / "daemon", "tcp://127.0.0.1:0")
+    yield d
+    d.stop()
+
+
+def test_cancel_in_gimp_cancels_the_daemons_job(installed_plugin: Path, gimp_config: GimpConfig,
+                                                slow_daemon: Daemon) -> None:
+    """GIMP's Cancel kills the plug-in (SIGKILL, gimp_plug_in_close): the test does the same, and the daemon must
+    stop the job (its log says so) instead of computing it for nobody."""
+    size = 1024
+    pixels = b"".join(bytes([v, v, v, 255]) for y in range(size) for v in ((x * 3 + y) % 256 for x in range(size)))
+    outcome: dict[str, Any] = {}
+
+    def call() -> None:
+        outcome["out"] = run_gimp({"scenario": "procedure", "procedure": P + "colorize-layer", "w": size, "h": size,
+                                   "pixels": base64.b64encode(pixels).decode(), "args": {"harmonize": True}},
+                                  gimp_config, {"CHROMASEG_ENDPOINT": slow_daemon.endpoint})
+
+    gimp = threading.Thread(target=call)
+    gimp.start()
+    deadline = time.monotonic() + 180
+    pids: list[int] = []
+    while len(pids) < 2 and gimp.is_alive() and time.monotonic() < deadline:  # the plug-in and its cancel guard:
+        pids = plugin_processes(gimp_config)  # the job is with the daemon now
+        time.sleep(0.05)
+    assert len(pids) == 2, f"the plug-in never had its job with the daemon ({pids})"
+    (plug_in,) = [pid for pid in pids if _parent(pid) not in pids]
+    os.kill(plug_in, signal.SIGKILL)  # what GIMP's Cancel does to a plug-in
+    gimp.join(300)
+    out = outcome["out"]
+    assert out["status"] != "success" and [layer["name"] for layer in out["layers"]] == ["Photo"]
+    assert out["source_sha256_before"] == out["source_sha256_after"]
+    deadline = time.monotonic() + 120
+    while not re.search(r"colorize \S+ cancelled", slow_daemon.log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    log = slow_daemon.log.read_text()
+    assert re.search(r"colorize \S+ cancelled", log), log[-2000:]
+    assert not re.search(r"colorize \S+ done", log), log[-2000:]
+
+
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def test_each_session_installs_into_its_own_gimp_config(installed_plugin: Path, gimp_config: GimpConfig) -> None:
+    """Two suites (two clones) one after the other on one chroot: each installs into its own configuration folder,
+    ending one removes only its own, and the chroot's shared configuration is never touched."""
+    def listing(folder: Path) -> list[str]:
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+    shared_before = listing(SHARED_PLUGINS_DIR)
+    other = GimpConfig.create()  # the other clone's session
+    try:
+        install_plugin(other)
+        seen_by_other = run_gimp({"scenario": "where"}, other)
+    finally:
+        other.remove()  # the other session ends
+    seen = run_gimp({"scenario": "where"}, gimp_config)
+    assert seen_by_other["directory"] == str(other.inside) and len(seen_by_other["procedures"]) == 2
+    assert seen["directory"] == str(gimp_config.inside) and len(seen["procedures"]) == 2
+    assert installed_plugin == gimp_config.plugins / "chromaseg-gimp" and (installed_plugin / "vendor").is_dir()
+    assert not other.host.exists() and listing(SHARED_PLUGINS_DIR) == shared_before

@@ -116,6 +116,28 @@ def command(key: str, limit: float = 300.0) -> Facts:
             "pumped_by_timer": any(m.startswith("running") for m in messages)}
 
 
+def shown_at_once(doc: Any, node: Any) -> Facts:
+    """What the canvas has of `node` right after a command, before anything here refreshes the projection: the
+    node's bounds (a Krita 5.1 group's come from its projection) and the colored pixels of the image."""
+    b = node.bounds()
+    return {"bounds": [b.x(), b.y(), b.width(), b.height()],
+            "colored": colorfulness(bytes(doc.pixelData(0, 0, doc.width(), doc.height())))}
+
+
+def canvas_image(window: Any) -> Any:
+    """What the active view's canvas shows now (the selection's marching ants included)."""
+    from PyQt5.QtWidgets import QWidget
+
+    _events(0.5)
+    canvases = [w for w in window.qwindow().findChildren(QWidget)
+                if "Canvas" in w.metaObject().className() and w.isVisible()]
+    return max(canvases, key=lambda w: w.width() * w.height()).grab().toImage()
+
+
+def changed_pixels(a: Any, b: Any) -> int:
+    return sum(1 for y in range(a.height()) for x in range(0, a.width(), 2) if a.pixel(x, y) != b.pixel(x, y))
+
+
 def pixels(doc: Any, x: int, y: int) -> list[int]:
     """The composited image (projection) at one pixel, B G R A."""
     doc.refreshProjection()
@@ -156,6 +178,9 @@ def scenario_plugin(window: Any) -> Facts:
     docker.vibrancy.setValue(0.38)
     docker.harmonize.setChecked(False)
     return {
+        "docker_height": {"content": docker.scroll.widget().sizeHint().height(),
+                          "minimum": docker.minimumSizeHint().height(),
+                          "settings_hidden": docker.daemon_settings.isHidden()},
         "docker_stored": stored,
         "docker_used": used,
         "vendored_from": chromaseg.plugins.krita.__file__,
@@ -176,7 +201,8 @@ def scenario_colorize_selection(window: Any) -> Facts:
     result = command("colorize_selection")
     nodes = doc.rootNode().childNodes()
     docker = docker_widget()
-    facts: Facts = {"result": result, "tree": tree(doc.rootNode()), "source_unchanged": digest(source) == before,
+    facts: Facts = {"result": result, "shown_at_once": shown_at_once(doc, nodes[-1]),
+                    "tree": tree(doc.rootNode()), "source_unchanged": digest(source) == before,
                     "docker": {"message": docker.message.text(), "cancel_enabled": docker.cancel_button.isEnabled(),
                                "progress": docker.bar.value(), "status": docker.status.text()},
                     "inside": pixels(doc, 128, 100), "outside": pixels(doc, 10, 10),
@@ -198,9 +224,13 @@ def scenario_hints_layer_harmonize(window: Any) -> Facts:
     facts: Facts = {"hint_layer": command("hint_layer")}
     hints = doc.nodeByName("Color hints")
     hints.setPixelData(bytes([0, 0, 255, 255]) * 64, 100, 100, 8, 8)  # a red patch (BGRA)
-    facts["hint_layer_active"] = command("colorize_layer")  # refused: the hint layer is the active one
+    facts["hint_layer_is_active"] = activate(doc, hints)  # as after painting on it (the plugin made it active)
+    facts["hint_layer_active"] = command("colorize_layer")  # the hint layer leads to the layer it was made for
+    first = next(n for n in doc.rootNode().childNodes() if n.name().startswith("Colorized"))
+    facts["first_result"] = {"name": first.name(), **shown_at_once(doc, first)}
     facts["active_for_colorize"] = activate(doc, source)
     facts["colorize_layer"] = command("colorize_layer")
+    facts["stack"] = [n.name() for n in doc.rootNode().childNodes()]
     nodes = doc.rootNode().childNodes()
     colorized = nodes[-1]
     for node in nodes:
@@ -222,6 +252,9 @@ def scenario_select_object(window: Any) -> Facts:
     select(doc, 120, 60, 110, 150)
     prompt = selection_facts(doc)
     facts: Facts = {"prompt": prompt, "replace": command("select_object"), "replaced": selection_facts(doc)}
+    with_ants = canvas_image(window)
+    doc.setSelection(None)
+    facts["ants"] = changed_pixels(with_ants, canvas_image(window))  # the object's outline, gone when deselected
     select(doc, 120, 60, 110, 150)
     facts["add"] = command("select_object_add")
     facts["added"] = selection_facts(doc)
@@ -260,7 +293,17 @@ def scenario_depths(window: Any) -> Facts:
             pixels_node = nodes[1] if nodes[1].type() == "paintlayer" else nodes[1].childNodes()[0]
             facts[depth]["result_space"] = [pixels_node.colorDepth(), pixels_node.colorProfile()]
     gray = new_doc(window, model="GRAYA")
-    facts["GRAYA"] = {"result": command("colorize_layer"), "layers": len(gray.rootNode().childNodes())}
+    facts["GRAYA"] = {"result": command("colorize_layer"), "layers": len(gray.rootNode().childNodes()),
+                      "space": [gray.colorModel(), gray.colorDepth()],
+                      "shown_at_once": shown_at_once(gray, gray.rootNode().childNodes()[-1])}
+    undo(gray)
+    facts["GRAYA"]["after_one_undo"] = [gray.colorModel(), [n.name() for n in gray.rootNode().childNodes()]]
+    undo(gray)
+    facts["GRAYA"]["after_two_undos"] = [gray.colorModel(), [n.name() for n in gray.rootNode().childNodes()]]
+    cmyk = Krita.instance().createDocument(SIZE, SIZE, "cmyk", "CMYKA", "U8", "", 72.0)
+    window.addView(cmyk)
+    _events()
+    facts["CMYKA"] = {"result": command("colorize_layer"), "layers": len(cmyk.rootNode().childNodes())}
     return facts
 
 

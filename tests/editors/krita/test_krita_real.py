@@ -60,6 +60,10 @@ def test_the_installed_plugin_registers_its_menu_and_docker(facts: dict[str, Any
                              "Harmonize Layer"]
     assert f["menu"][-1] == "Cancel Running Job"
     assert f["docker_stored"] == {"vibrancy": "0.5", "harmonize": "true"} and f["docker_used"] == [0.5, True]
+    # compact: the daemon settings folded away, all of it fits a 1000 px high screen beside the Layers docker, and
+    # the scroll area lets the docker be made shorter still
+    assert f["docker_height"]["settings_hidden"] and f["docker_height"]["content"] <= 600
+    assert f["docker_height"]["minimum"] <= 200
 
 
 def result_node(tree: list[dict[str, Any]], prefix: str) -> dict[str, Any]:
@@ -80,8 +84,9 @@ def test_colorize_selection_adds_one_masked_layer_undone_in_one_step(facts: dict
     f = scenario(facts, "colorize_selection")
     done(f["result"])
     assert [n["name"] for n in f["tree"]][0] == "Background"
-    node = result_node(f["tree"], "Colorized · Background · vibrancy 0.38 · segment pass · selection, feather 4")
+    node = result_node(f["tree"], "Colorized · Background · vibrancy 0.38 · selection, feather 4")
     assert_masked(node)
+    assert_shown_at_once(f["shown_at_once"])
     assert f["source_unchanged"]
     assert f["colored_inside"] > 1000 and f["colored_outside"] == 0  # color inside the selection only
     assert f["outside"] == f["source_outside"]
@@ -91,18 +96,30 @@ def test_colorize_selection_adds_one_masked_layer_undone_in_one_step(facts: dict
     assert f["source_unchanged_after_undo"]
 
 
+def assert_shown_at_once(shown: dict[str, Any]) -> None:
+    """The result is on the canvas right after the command: non-empty bounds, colored pixels in the projection."""
+    assert shown["bounds"][2] > 0 and shown["bounds"][3] > 0, shown
+    assert shown["colored"] > 1000, shown
+
+
 def test_hint_layer_colorize_layer_and_harmonize(facts: dict[str, Any]) -> None:
     f = scenario(facts, "hints_layer_harmonize")
     done(f["hint_layer"])
-    assert f["hint_layer_active"]["state"] == "failed" and "holds the color hints" in f["hint_layer_active"]["message"]
+    assert f["hint_layer_is_active"] == "Color hints"
+    done(f["hint_layer_active"])  # the active hint layer leads to the paint layer it was made for
+    assert f["first_result"]["name"] == "Colorized · Background · vibrancy 0.38 · hints"
+    assert_shown_at_once(f["first_result"])
     assert f["active_for_colorize"] == "Background"
     done(f["colorize_layer"])
     done(f["harmonize_layer"])
     names = [n["name"] for n in f["tree"]]
     assert "Color hints" in names
-    assert f["colorized"]["name"] == "Colorized · Background · vibrancy 0.38 · segment pass · hints"
+    assert f["colorized"]["name"] == "Colorized · Background · vibrancy 0.38 · hints"
     assert f["colorized"]["type"] == "paintlayer" and f["colorized"]["children"] == []
     assert f["colorized"]["colored"] > 1000
+    colorized = [n for n in f["stack"] if n.startswith("Colorized")]  # the newest result on top of the earlier one
+    assert f["stack"][0] == "Background" and len(colorized) == 2
+    assert f["stack"].index("Color hints") > f["stack"].index(colorized[-1])
     assert any(n.startswith("Harmonized · Colorized · Background") and n.endswith("hints kept") for n in names)
     assert f["source_unchanged"]
 
@@ -113,6 +130,7 @@ def test_select_object_replaces_adds_and_subtracts(facts: dict[str, Any]) -> Non
         done(f[key])
     prompt, replaced, added, subtracted = f["prompt"], f["replaced"], f["added"], f["subtracted"]
     assert replaced["selected"] > 0 and replaced["digest"] != prompt["digest"]
+    assert f["ants"] > 50  # the new selection's marching ants are on the canvas
     assert added["selected"] >= max(prompt["selected"], replaced["selected"])
     assert (subtracted or {"selected": 0})["selected"] < prompt["selected"]
     assert f["layers"][0] == "Background" and f["source_unchanged"]
@@ -135,8 +153,19 @@ def test_sixteen_bit_and_linear_float_documents(facts: dict[str, Any]) -> None:
         assert f[depth]["source_unchanged"]
         assert_masked(result_node(f[depth]["tree"], "Colorized · Background"))
         assert f[depth]["result_space"] == [depth, "sRGB-elle-V2-srgbtrc.icc"]
-    assert f["GRAYA"]["result"]["state"] == "failed" and "GRAYA color model" in f["GRAYA"]["result"]["message"]
-    assert f["GRAYA"]["layers"] == 1
+    assert f["CMYKA"]["result"]["state"] == "failed" and "CMYKA color model" in f["CMYKA"]["result"]["message"]
+    assert f["CMYKA"]["layers"] == 1
+
+
+def test_a_gray_document_is_converted_to_rgb_at_its_depth_with_a_note(facts: dict[str, Any]) -> None:
+    f = scenario(facts, "depths")["GRAYA"]
+    done(f["result"])
+    assert "converted to RGB (U8)" in f["result"]["message"]
+    assert f["space"] == ["RGBA", "U8"] and f["layers"] == 2
+    assert_shown_at_once(f["shown_at_once"])
+    # Krita's Python API has no undo macro: one undo takes the result away, a second one returns the image to gray
+    assert f["after_one_undo"] == ["RGBA", ["Background"]]
+    assert f["after_two_undos"] == ["GRAYA", ["Background"]]
 
 
 def test_cancel_leaves_the_document_as_it_was(facts: dict[str, Any]) -> None:

@@ -48,6 +48,9 @@ class FakeDocument:
     def layer_bounds(self) -> Rect:
         return self.canvas
 
+    def conversion_note(self) -> str:
+        return ""
+
     def read_layer(self, rect: Rect) -> bytes:
         return crop(self.layer, self.canvas, rect, self.fmt.pixel_bytes)
 

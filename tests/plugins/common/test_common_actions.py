@@ -25,7 +25,7 @@ def doc(**kw) -> FakeDocument:
 
 def test_colorize_layer_sends_the_whole_layer_as_rgba_and_writes_a_named_layer() -> None:
     d = doc()
-    plan = actions.colorize(d, Settings(vibrancy=0.5, harmonize=True), selection_only=False)
+    plan = actions.colorize(d, Settings(vibrancy=0.5, harmonize=True, segment_pass=True), selection_only=False)
     assert plan.op == "colorize" and set(plan.frames) == {"layer"}
     assert plan.params.to_params() == {"vibrancy": 0.5, "harmonize": True, "segment_pass": True,
                                        "confine_hints": False}

@@ -9,6 +9,7 @@ from chromaseg.plugins.common.pixels import (
     any_set,
     from_wire,
     label_masks,
+    rgba_from_mask,
     swap_red_blue,
     to_wire,
 )
@@ -71,3 +72,15 @@ def test_label_masks_from_an_i32_label_map() -> None:
         label_masks(struct.pack("<2i", 1, 256), 3)
     with pytest.raises(ValueError):
         label_masks(labels, 300)
+
+
+def test_rgba_from_mask_is_one_color_with_the_mask_as_alpha_in_every_depth_and_order() -> None:
+    mask = bytes([0, 51, 255])
+    assert rgba_from_mask(mask, (1.0, 0.5, 0.0), PixelFormat("u8", "RGBA")) == bytes(
+        [255, 128, 0, 0, 255, 128, 0, 51, 255, 128, 0, 255])
+    assert rgba_from_mask(mask, (1.0, 0.5, 0.0), PixelFormat("u8", "BGRA"))[:4] == bytes([0, 128, 255, 0])
+    assert struct.unpack("<4H", rgba_from_mask(mask, (1.0, 1.0, 1.0), PixelFormat("u16", "BGRA"))[8:16]) == (
+        65535, 65535, 65535, 51 * 257)
+    assert struct.unpack("<8f", rgba_from_mask(mask[1:], (1.0, 1.0, 1.0), PixelFormat("f32"))) == pytest.approx(
+        (1.0, 1.0, 1.0, 0.2, 1.0, 1.0, 1.0, 1.0))
+    assert struct.unpack("<4e", rgba_from_mask(mask[2:], (0.25, 0.5, 1.0), PixelFormat("f16"))) == (0.25, 0.5, 1.0, 1.0)

@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 import pytest
 
 from chromaseg.plugins.gimp import gimpfu, procedures  # noqa: F401  (procedures registers the plug-in)
-from chromaseg.plugins.gimp.memory import MemImage, MemLayer, MemoryBackend
+from memory import MemImage, MemLayer, MemoryBackend
 from gimp_test_images import add_layer, gray_ramp
 
 

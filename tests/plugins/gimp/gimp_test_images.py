@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from chromaseg.plugins.gimp.gimpfu import CHANNEL_OP_REPLACE, LAYER_MODE_NORMAL, RGBA_IMAGE, gimp, pdb
-from chromaseg.plugins.gimp.memory import MemChannel, MemImage, MemLayer
+from memory import MemChannel, MemImage, MemLayer
 
 
 def gray_ramp(w: int, h: int, bits: int = 8) -> bytes:

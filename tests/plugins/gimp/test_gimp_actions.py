@@ -146,6 +146,24 @@ def test_harmonize_adds_a_layer_and_keeps_painted_colors(backend, photo, daemon)
     assert result.mode == LAYER_MODE_NORMAL and _pixels(source) == bytes(colored) and image.undo_steps == 1
 
 
+def test_the_active_hint_layer_leads_to_its_photo_and_results_stack_newest_on_top(backend, photo, daemon) -> None:
+    image, source = photo()
+    other = add_layer(image, "Sketch", gray_ramp(48, 40))  # above the photo: the hint layer must not take it
+    backend.run(P + "add-hint-layer", image, source)
+    hints = image.layers[1]
+    assert hints.name == naming.HINT_LAYER_NAME and image.layers[0] is other
+    hints.get_pixel_rgn(0, 0, 4, 4)[:, :] = bytes([220, 30, 30, 255]) * 16
+    backend.run(P + "colorize-layer", image, hints, endpoint=daemon.endpoint, vibrancy=0.2, model_vibrancy=False)
+    first = image.layers[2]
+    assert first.name == "Colorized · Photo · vibrancy 0.2 · hints"  # the photo, with its hints
+    backend.run(P + "colorize-layer", image, first, endpoint=daemon.endpoint, vibrancy=0.9, model_vibrancy=False)
+    assert [x.name for x in image.layers] == [
+        "Sketch", naming.HINT_LAYER_NAME, "Colorized · Photo · vibrancy 0.9 · hints",
+        "Colorized · Photo · vibrancy 0.2 · hints", "Photo"]
+    backend.run(P + "harmonize", image, image.layers[2], endpoint=daemon.endpoint)  # harmonize: the colors it holds
+    assert image.layers[2].name.startswith("Harmonized · Colorized · Photo · vibrancy 0.9")
+
+
 def test_add_hint_layer_once(backend, photo) -> None:
     image, source = photo()
     backend.run(P + "add-hint-layer", image, source)

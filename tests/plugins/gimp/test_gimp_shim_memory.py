@@ -14,7 +14,7 @@ from chromaseg.plugins.gimp.gimpfu import (
     gimp,
     pdb,
 )
-from chromaseg.plugins.gimp.memory import MemChannel, MemImage
+from memory import MemChannel, MemImage
 
 
 def test_pixel_region_reads_and_writes_rectangles(backend) -> None:

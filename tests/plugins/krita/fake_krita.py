@@ -6,6 +6,7 @@ Written for small test images: it works pixel by pixel, which is fine here and w
 """
 from __future__ import annotations
 
+import itertools
 import struct
 from typing import Any, Callable
 
@@ -153,6 +154,19 @@ def _is_linear(profile: str) -> bool:
     return "g10" in profile or "linear" in profile.lower()
 
 
+_IDS = itertools.count(1)
+
+
+class _Uuid:
+    """QUuid, as far as the plugin uses it."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def toString(self) -> str:
+        return self._text
+
+
 class Node:
     def __init__(self, doc: "Document", name: str, kind: str) -> None:
         self.doc = doc
@@ -164,6 +178,7 @@ class Node:
         self._children: list[Node] = []
         self._blending = "normal"
         self.visible = True
+        self._id = _Uuid(f"{{node-{next(_IDS)}}}")
 
     def __eq__(self, other: object) -> bool:
         return self is other
@@ -172,6 +187,9 @@ class Node:
 
     def name(self) -> str:
         return self._name
+
+    def uniqueId(self) -> "_Uuid":
+        return self._id
 
     def setName(self, name: str) -> None:
         self._name = name
@@ -272,8 +290,10 @@ class Document:
         self.root = Node(self, "root", "grouplayer")
         self._active: Node | None = None
         self._selection: Selection | None = None
-        self.undo_steps: list[Node] = []
+        self.undo_steps: list[Node | tuple[str, str, str]] = []  # an added node, or the space before a conversion
         self.conversions: list[tuple[str, tuple, tuple]] = []
+        self.annotations: dict[str, bytes] = {}
+        self.refreshes = 0  # refreshProjection calls
         self.closed = False
         if transparency_masks:
             self.createTransparencyMask = lambda name: TransparencyMask(self, name)
@@ -343,7 +363,29 @@ class Document:
         pass
 
     def refreshProjection(self) -> None:
-        pass
+        self.refreshes += 1
+
+    def setColorSpace(self, model: str, depth: str, profile: str) -> bool:
+        """Image > Convert Image Color Space: every layer follows; one undo step of its own."""
+        self.undo_steps.append((self.model, self.depth, self.profile))
+        self._convert(model, depth, profile)
+        return True
+
+    def _convert(self, model: str, depth: str, profile: str) -> None:
+        self.model, self.depth, self.profile = model, depth, profile
+
+        def walk(node: Node) -> None:
+            for child in node._children:
+                child.space = (model, depth, profile)
+                walk(child)
+
+        walk(self.root)
+
+    def setAnnotation(self, kind: str, description: str, data: bytes) -> None:
+        self.annotations[kind] = bytes(data)
+
+    def annotation(self, kind: str) -> bytes:
+        return self.annotations.get(kind, b"")
 
     def setModified(self, modified: bool) -> None:
         pass
@@ -354,8 +396,12 @@ class Document:
         return True
 
     def undo(self) -> None:
-        """What Krita's Edit > Undo does to the last node addition."""
-        self.undo_steps.pop().remove()
+        """What Krita's Edit > Undo does to the last node addition or image conversion."""
+        step = self.undo_steps.pop()
+        if isinstance(step, Node):
+            step.remove()
+        else:
+            self._convert(*step)
 
 
 class Notifier:

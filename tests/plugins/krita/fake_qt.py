@@ -31,6 +31,7 @@ class QWidget:
         self._tip = ""
         self._enabled = True
         self._blocked = False
+        self._hidden = False
 
     def setToolTip(self, tip: str) -> None:
         self._tip = tip
@@ -46,6 +47,12 @@ class QWidget:
 
     def isVisible(self) -> bool:
         return False  # never shown: the docker refreshes its status only while it has none
+
+    def setVisible(self, visible: bool) -> None:
+        self._hidden = not visible
+
+    def isHidden(self) -> bool:
+        return self._hidden
 
     def blockSignals(self, block: bool) -> bool:
         previous, self._blocked = self._blocked, bool(block)
@@ -156,6 +163,14 @@ class QDoubleSpinBox(QSpinBox):
 
 class QProgressBar(QSpinBox):
     pass
+
+
+class QScrollArea(QWidget):
+    def setWidgetResizable(self, resizable: bool) -> None:
+        self.resizable = resizable
+
+    def setWidget(self, widget: Any) -> None:
+        self.content = widget
 
 
 class _Layout:

@@ -95,7 +95,7 @@ def test_colorize_layer_with_hints_and_harmonize(krita: Krita, controller: Contr
     last, _ = run(controller, "colorize_layer")
     assert last.state is State.DONE, last.message
     colorized = doc.rootNode().childNodes()[1]
-    assert colorized.name() == "Colorized · Background · vibrancy 0.5 · harmonized · segment pass · hints"
+    assert colorized.name() == "Colorized · Background · vibrancy 0.5 · harmonized · hints"
     assert colorized.childNodes() == [] and colorized.bounds().width() == W
     doc.setActiveNode(colorized)
     last, _ = run(controller, "harmonize_layer")

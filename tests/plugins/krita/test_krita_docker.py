@@ -82,3 +82,11 @@ def test_the_docker_shows_the_daemons_own_vibrancy_without_making_it_the_artists
     assert docker.vibrancy.value() == round(own, 2) and docker.controller.settings.vibrancy is None
     docker.model_vibrancy.setChecked(False)  # the artist's own now, starting from the model's value
     assert docker.controller.settings.vibrancy == round(own, 2)
+
+
+def test_the_daemon_settings_are_folded_away_until_asked_for(make_docker) -> None:
+    docker = make_docker(Settings())
+    assert docker.daemon_settings.isHidden() and not docker.show_daemon_settings.isChecked()
+    docker.show_daemon_settings.setChecked(True)
+    assert not docker.daemon_settings.isHidden()
+    assert docker.scroll.resizable and docker.scroll.content is not None  # the docker can be made short

@@ -6,7 +6,7 @@ import struct
 import pytest
 from fake_krita import Document, Krita, Selection
 
-from chromaseg.plugins.common.adapter import SelectionMode
+from chromaseg.plugins.common.adapter import SelectionMode, SourceRole
 from chromaseg.plugins.common.errors import PluginError
 from chromaseg.plugins.common.geometry import Rect
 from chromaseg.plugins.common.pixels import PixelFormat
@@ -79,10 +79,59 @@ def test_float_layers_travel_as_srgb_f32(krita: Krita) -> None:
 
 
 def test_other_color_models_are_refused_clearly(krita: Krita) -> None:
-    doc = krita.add_document(Document(W, H, "gray", "GRAYA", "U8"))
-    with pytest.raises(PluginError, match="GRAYA color model.*Convert Image Color Space"):
+    doc = krita.add_document(Document(W, H, "cmyk", "CMYKA", "U8"))
+    with pytest.raises(PluginError, match="CMYKA color model.*Convert Image Color Space"):
         KritaDocument.active().pixel_format()
     assert doc.conversions == []
+
+
+def test_a_gray_image_becomes_rgb_at_its_depth_when_the_result_is_added(krita: Krita) -> None:
+    doc = open_doc(krita, "U16", "Gray-D50-elle-V2-srgbtrc.icc", model="GRAYA")
+    adapter = KritaDocument.active()
+    assert adapter.pixel_format() == PixelFormat("u16", "BGRA")  # read through Krita's conversion to RGBA
+    assert "converted to RGB (U16)" in adapter.conversion_note() and doc.model == "GRAYA"
+    adapter.add_result_layer("Colorized · Background", Rect(0, 0, 1, 1), bytes(8), None)
+    assert (doc.model, doc.depth, doc.profile) == ("RGBA", "U16", "sRGB-elle-V2-srgbtrc.icc")
+    assert adapter.conversion_note() == ""
+    doc.undo()
+    assert [n.name() for n in doc.rootNode().childNodes()] == ["Background"] and doc.model == "RGBA"
+    doc.undo()
+    assert doc.model == "GRAYA"
+
+
+def test_results_stack_above_earlier_results_of_the_same_source_and_show_at_once(krita: Krita) -> None:
+    doc = open_doc(krita)
+    adapter = KritaDocument.active()
+    adapter.add_hint_layer()
+    for name in ("Colorized · Background · vibrancy 0.2", "Colorized · Background · vibrancy 0.9"):
+        refreshes = doc.refreshes
+        adapter.add_result_layer(name, Rect(0, 0, 1, 1), bytes([1, 2, 3, 255]), None)
+        assert doc.refreshes > refreshes
+    assert [n.name() for n in doc.rootNode().childNodes()] == [
+        "Background", "Colorized · Background · vibrancy 0.2", "Colorized · Background · vibrancy 0.9", "Color hints"]
+
+
+def test_the_hint_layer_and_results_lead_back_to_their_paint_layer(krita: Krita) -> None:
+    doc = open_doc(krita)
+    photo = doc.activeNode()
+    other = doc.createNode("Sketch", "paintlayer")
+    doc.rootNode().addChildNode(other, None)
+    KritaDocument(doc, photo).add_hint_layer()  # above the photo, remembered as its hint layer
+    hints = doc.nodeByName("Color hints")
+    hints.remove()
+    doc.rootNode().addChildNode(hints, other)  # moved to the top, above another layer: the remembered source counts
+    assert doc.activeNode() is hints
+    assert KritaDocument.active().node is photo
+    KritaDocument(doc, photo).add_result_layer("Colorized · Background · vibrancy 0.5", Rect(0, 0, 1, 1),
+                                               bytes([1, 2, 3, 255]), None)
+    result = doc.nodeByName("Colorized · Background · vibrancy 0.5")
+    doc.setActiveNode(result)
+    assert KritaDocument.active().node is photo  # colorize again: from the photo
+    assert KritaDocument.active(SourceRole.ACTIVE_RESULT).node is result  # harmonize: the colors it holds
+    KritaDocument(doc, photo).add_segment_masks("Segments · Background · 1 found", Rect(0, 0, 1, 1),
+                                                [("Segment 1 (1 px)", bytes([255]))])
+    doc.setActiveNode(doc.nodeByName("Segment 1 (1 px)"))  # a segment's mask, picked to select it
+    assert KritaDocument.active().node is photo
 
 
 def test_layer_bounds_are_clamped_to_the_canvas(krita: Krita) -> None:
@@ -104,7 +153,11 @@ def test_selection_and_hints(krita: Krita) -> None:
     assert adapter.add_hint_layer() is True and adapter.add_hint_layer() is False
     hints = doc.nodeByName("Color hints")
     assert doc.activeNode() is hints and doc.rootNode().childNodes().index(hints) == 1
-    with pytest.raises(PluginError, match="holds the color hints"):
+    assert KritaDocument.active().layer_name() == "Background"  # the hint layer leads to its paint layer
+    doc.annotations.clear()
+    doc.setActiveNode(hints)
+    doc.rootNode().childNodes()[0].remove()
+    with pytest.raises(PluginError, match="holds the color hints"):  # no paint layer left for it
         KritaDocument.active().pixel_format()
     hints.setPixelData(bytes([0, 0, 255, 255]), 5, 5, 1, 1)
     data, fmt = adapter.read_hints(Rect(5, 5, 2, 1))

@@ -7,12 +7,16 @@ steps, treating an undo group as one, so a test can check that an action is one 
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 from chromaseg.plugins.gimp import constants as C
 from chromaseg.plugins.gimp.pixel_region import PixelRgn
 from chromaseg.plugins.gimp.registry import PROCEDURES, ProcedureError
+
+
+_TATTOOS = itertools.count(1)
 
 
 class _Pixels:
@@ -110,6 +114,8 @@ class MemLayer(_Pixels):
         self.parent: MemLayer | None = None
         self.children: list[MemLayer] | None = [] if group else None
         self.visible = True
+        self.tattoo = next(_TATTOOS)
+        self.parasites: dict[str, tuple[int, bytes]] = {}
 
     @property
     def has_alpha(self) -> bool:
@@ -136,6 +142,14 @@ class MemLayer(_Pixels):
             raise ValueError(f"layer {self.name!r} already has a mask")
         self.mask = mask
         self.image.record(f"add mask ({self.name})")
+
+    def parasite_find(self, name: str) -> bytes | None:
+        found = self.parasites.get(name)
+        return None if found is None else found[1]
+
+    def attach_new_parasite(self, name: str, flags: int, data: bytes) -> None:
+        self.parasites[name] = (int(flags), bytes(data))
+        self.image.record(f"attach parasite {name} ({self.name})")
 
     def _changed(self, what: str) -> None:
         self.image.record(f"{what} ({self.name})")
@@ -296,6 +310,9 @@ class _Pdb:
 
     def gimp_image_get_layer_by_name(self, image: MemImage, name: str) -> MemLayer | None:
         return next((layer for layer in image.all_layers() if layer.name == name), None)
+
+    def gimp_image_get_layer_by_tattoo(self, image: MemImage, tattoo: int) -> MemLayer | None:
+        return next((layer for layer in image.all_layers() if layer.tattoo == tattoo), None)
 
     def gimp_displays_flush(self) -> None:
         """Nothing is displayed in memory."""

@@ -1,0 +1,73 @@
+"""Which layer a command works on: the active one, unless it is a layer the plugin made. The hint layer leads to the
+paint layer it was made for (remembered in a document annotation when it was made), a result or segments layer to
+the layer it was made from (its name says which, see `common.naming`), so an artist never has to pick the photo
+again after painting hints or looking at a result."""
+from __future__ import annotations
+
+from typing import Callable
+
+from krita import Document, Node
+
+from chromaseg.plugins.common import naming
+from chromaseg.plugins.common.adapter import SourceRole
+from chromaseg.plugins.krita.constants import NodeType
+
+HINT_SOURCE_ANNOTATION = "chromaseg-hint-source"  # the annotation type; its data is the source node's uniqueId
+
+
+def remember_hint_source(doc: Document, source: Node) -> None:
+    """Record that the hint layer paints hints for `source` (kept in the document, saved with it)."""
+    doc.setAnnotation(HINT_SOURCE_ANNOTATION, "chromaseg: the layer the color hints are for",
+                      _node_id(source).encode())
+
+
+def resolve(doc: Document, active: Node, role: SourceRole) -> Node:
+    """The layer the command works on when `active` is the active layer (see the module's docstring)."""
+    parent = active.parentNode()
+    if parent is not None and parent.parentNode() is not None and naming.made_by_plugin(parent.name()):
+        active = parent  # a layer or mask inside a result or segments layer (a segment's mask) stands for it
+    if active.name() == naming.HINT_LAYER_NAME:
+        return _hint_source(doc, active) or active
+    keep_result = role is SourceRole.ACTIVE_RESULT and not active.name().startswith(naming.SEGMENTS + naming.SEP)
+    if naming.made_by_plugin(active.name()) and not keep_result:
+        return _origin(active) or active
+    return active
+
+
+def _node_id(node: Node) -> str:
+    return node.uniqueId().toString()
+
+
+def _hint_source(doc: Document, hints: Node) -> Node | None:
+    """The remembered source when it is still in the document, else the nearest own paint layer below the hints."""
+    remembered = bytes(doc.annotation(HINT_SOURCE_ANNOTATION) or b"").decode(errors="replace")
+    if remembered:
+        found = _find(doc.rootNode(), lambda node: _node_id(node) == remembered)
+        if found is not None:
+            return found
+    return next((node for node in _below(hints) if node.type() == NodeType.PAINT_LAYER
+                 and node.name() != naming.HINT_LAYER_NAME and not naming.made_by_plugin(node.name())), None)
+
+
+def _origin(result: Node) -> Node | None:
+    """The layer below `result` (same parent) that `result` was made from, followed back to one the artist made."""
+    return next((node for node in _below(result) if naming.derived_from(result.name(), node.name())
+                 and not naming.made_by_plugin(node.name())), None)
+
+
+def _below(node: Node) -> list[Node]:
+    """`node`'s siblings under it, nearest first."""
+    parent = node.parentNode()
+    siblings = [] if parent is None else parent.childNodes()
+    index = next((i for i, sibling in enumerate(siblings) if sibling == node), 0)
+    return list(reversed(siblings[:index]))
+
+
+def _find(root: Node, match: Callable[[Node], bool]) -> Node | None:
+    for child in root.childNodes():
+        if match(child):
+            return child
+        found = _find(child, match)
+        if found is not None:
+            return found
+    return None
