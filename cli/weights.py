@@ -1,7 +1,8 @@
 """`chromaseg weights list|fetch|verify`: the weights directory as the registry sees it, and how to fill it.
 
 fetch downloads from the upstream URLs with a progress bar and hash check (a machine with internet), or copies from a
-local mirror folder (``--from DIR``: an offline installer, CI). Files land only after their hashes check out.
+local mirror folder (``--from DIR``: an offline installer, CI). Files land only after their hashes check out; a
+published colorizer's file (SIGGRAPH17, DDColor) must also fit its architecture's upstream layout, tensor by tensor.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         problems = registry.check(entry, root)
         state = "ok" if not any(problems.values()) else (
             "missing" if all(v == "missing" for v in problems.values()) else "damaged")
-        print(f"{entry.name:16} {entry.kind:8} {state:8} {entry.description}")
+        print(f"{entry.name:18} {entry.kind:9} {state:8} {entry.description}")
         if args.action == "verify":
             for path, why in problems.items():
                 print(f"    {path}: {why or 'ok'}")

@@ -45,3 +45,31 @@ def test_verify_reports_damage_and_git_sha1(tmp_path: Path) -> None:
 
 def test_unknown_entry(tmp_path: Path) -> None:
     assert main(["weights", "fetch", "nope", "--dir", str(tmp_path)]) == 2
+
+
+def test_published_colorizer_entries() -> None:
+    from chromaseg.core.published.architectures import ARCHITECTURES
+
+    known = registry.entries()
+    colorizers = {name: e for name, e in known.items() if e.kind == "colorizer"}
+    assert {"siggraph17", "ddcolor-tiny", "ddcolor-modelscope", "ddcolor-artistic", "ddcolor-paper"} <= set(colorizers)
+    for entry in colorizers.values():
+        assert entry.model_type in ARCHITECTURES
+        assert all(wf.url and wf.url.startswith("https://") and wf.published_arch == entry.model_type
+                   for wf in entry.files)
+        assert entry.description.endswith(("BSD-2-Clause", "Apache-2.0"))
+    (siggraph17_file,) = known["siggraph17"].files
+    assert siggraph17_file.path == "siggraph17-df00044c.pth" and siggraph17_file.sha256_prefix == "df00044c"
+
+
+def test_fetch_refuses_a_corrupt_colorizer_download(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """DDColor publishes no hash: the strict layout check is what stops a broken file from landing."""
+    mirror, root = tmp_path / "mirror", tmp_path / "weights"
+    mirror.mkdir()
+    (mirror / "ddcolor_paper_tiny.pth").write_bytes(b"<html>rate limited</html>")
+    assert main(["weights", "fetch", "ddcolor-tiny", "--from", str(mirror), "--dir", str(root), "--quiet"]) == 1
+    assert "not a readable PyTorch weights file (truncated or corrupt?)" in capsys.readouterr().out
+    assert not (root / "ddcolor_paper_tiny.pth").exists() and not (root / "ddcolor_paper_tiny.pth.part").exists()
+    (root / "ddcolor_paper_tiny.pth").write_bytes(b"\0" * 64)
+    assert main(["weights", "verify", "ddcolor-tiny", "--dir", str(root)]) == 1
+    assert "ddcolor_paper_tiny.pth: " in capsys.readouterr().out

@@ -4,6 +4,11 @@ Nothing downloads at import time or inside a request: the registry only answers 
 ``chromaseg weights fetch`` fills the weights directory (``chromaseg.core.weights.weights_dir``) from the upstream URLs
 or from a local mirror folder. Extra entries (a user's own checkpoint, the tests' random-init models) are read from
 ``registry.json`` in the weights directory.
+
+Besides SAM and DeepLab, the registry lists the published colorizers (``chromaseg.core.published``): SIGGRAPH17,
+whose file name carries its sha256 prefix, and DDColor, whose upstream publishes no hash; a file of either is also
+checked against its architecture's upstream layout (every tensor present at its exact shape), which catches a
+truncated or wrong download even where no hash is known.
 """
 from __future__ import annotations
 
@@ -22,6 +27,9 @@ EXTRA_REGISTRY = "registry.json"
 _DEEPLAB_URL = ("https://raw.githubusercontent.com/intel/openvino-ai-plugins-gimp/"
                 "c9fb13e9697891afb044c84b01421010a0e59b5e/weights/semseg-ov/")
 _SAM_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
+_SIGGRAPH17_URL = "https://colorizers.s3.us-east-2.amazonaws.com/"  # richzhang/colorization's siggraph17() loads this
+# piddnad/DDColor's MODEL_ZOO links these; the Hugging Face repository's revision could not be pinned offline
+_DDCOLOR_URL = "https://huggingface.co/piddnad/DDColor-models/resolve/main/"
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class WeightFile:
     sha256_prefix: str | None = None  # SAM's file names carry the first hex digits of the file's sha256
     git_sha1: str | None = None  # the git blob SHA-1 of the file in its upstream repository
     size: int | None = None
+    published_arch: str | None = None  # a published colorizer's file: must fit that architecture's upstream layout
 
 
 @dataclass(frozen=True)
@@ -41,9 +50,9 @@ class ModelEntry:
     """A model the project can use: its files, and for SAM the model type and an optional small architecture."""
 
     name: str
-    kind: str  # "sam" or "semantic"
+    kind: str  # "sam", "semantic" or "colorizer"
     files: tuple[WeightFile, ...]
-    model_type: str | None = None  # vit_t, vit_b, vit_l, vit_h
+    model_type: str | None = None  # SAM: vit_t, vit_b, vit_l, vit_h; colorizer: its published architecture
     arch: dict[str, Any] = field(default_factory=dict)  # overrides of the SAM architecture (tests' tiny models)
     description: str = ""
 
@@ -72,6 +81,25 @@ BUILTIN: tuple[ModelEntry, ...] = (
         WeightFile(f"{DEEPLAB_FOLDER}/deeplabv3.mapping", url=_DEEPLAB_URL + "deeplabv3.mapping", size=181_829,
                    sha256="cf117bd906e71c177e7dff618c0f1cfb56288a23aeca23d1842ca90e09f29322"),
     ), description="DeepLabv3 + MobileNetV2 (PASCAL VOC) OpenVINO IR: the colorizer's semantic encoder, Apache-2.0"),
+    ModelEntry("siggraph17", "colorizer", (WeightFile(
+        "siggraph17-df00044c.pth", url=_SIGGRAPH17_URL + "siggraph17-df00044c.pth", sha256_prefix="df00044c",
+        published_arch="siggraph17"),), "siggraph17",
+        description="SIGGRAPH17 interactive colorizer (Zhang et al. 2017, richzhang/colorization), about 137 MB, "
+                    "BSD-2-Clause"),
+    ModelEntry("ddcolor-tiny", "colorizer", (WeightFile(
+        "ddcolor_paper_tiny.pth", url=_DDCOLOR_URL + "ddcolor_paper_tiny.pth", published_arch="ddcolor-tiny"),),
+        "ddcolor-tiny", description="DDColor-T (Kang et al. 2023, piddnad/DDColor), ImageNet, about 220 MB, "
+                                    "Apache-2.0"),
+    ModelEntry("ddcolor-modelscope", "colorizer", (WeightFile(
+        "ddcolor_modelscope.pth", url=_DDCOLOR_URL + "ddcolor_modelscope.pth", published_arch="ddcolor-large"),),
+        "ddcolor-large", description="DDColor-L, upstream's default (ImageNet, cleaned as BigColor), about 912 MB, "
+                                     "Apache-2.0"),
+    ModelEntry("ddcolor-artistic", "colorizer", (WeightFile(
+        "ddcolor_artistic.pth", url=_DDCOLOR_URL + "ddcolor_artistic.pth", published_arch="ddcolor-large"),),
+        "ddcolor-large", description="DDColor-L, ImageNet plus artistic images, about 912 MB, Apache-2.0"),
+    ModelEntry("ddcolor-paper", "colorizer", (WeightFile(
+        "ddcolor_paper.pth", url=_DDCOLOR_URL + "ddcolor_paper.pth", published_arch="ddcolor-large"),),
+        "ddcolor-large", description="DDColor-L as in the paper (ImageNet), about 912 MB, Apache-2.0"),
 )
 
 
@@ -126,8 +154,22 @@ def check_file(path: Path, wf: WeightFile) -> str:
             problem = f"sha256 {sha256} does not start with {wf.sha256_prefix}"
         elif wf.git_sha1 and sha1 != wf.git_sha1.lower():
             problem = f"git blob sha1 {sha1}, expected {wf.git_sha1}"
+        elif wf.published_arch:
+            problem = _published_layout_problem(path, wf.published_arch)
     _VERIFIED[memo] = problem
     return problem
+
+
+def _published_layout_problem(path: Path, arch: str) -> str:
+    """"" when the file loads strictly into ``arch``, else the loader's one-line refusal (it names the file)."""
+    from chromaseg.core.published.architectures import check_published_file
+    from chromaseg.core.published.upstream_format import CheckpointError
+
+    try:
+        check_published_file(arch, path)
+    except CheckpointError as exc:
+        return str(exc)
+    return ""
 
 
 def check(entry: ModelEntry, root: str | os.PathLike | None = None) -> dict[str, str]:
