@@ -1,16 +1,18 @@
 """Runs one `Plan` at a time for an editor's UI: `start`, then `pump()` from a UI timer until the update is final.
 
-Nothing here blocks for long: the daemon is started detached and probed from the timer, jobs are polled without
-waiting, and only `Plan.apply` (writing the result into the document) runs on the pump that sees the reply.
+Nothing here blocks for long: the daemon is started detached (through the bridge's one launcher) and probed from the
+timer, jobs are polled without waiting, and only `Plan.apply` (writing the result into the document) runs on the pump
+that sees the reply. A daemon found dead while a plan is sent or running (the client notices within about 2 s) is
+started again when autostart is on, and the plan is sent once more.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable
+from typing import Any, Callable
 
-from chromaseg.bridge.client import BridgeError, Client, DaemonUnavailable, Job, RequestCancelled
+from chromaseg.bridge.client import AccessDenied, BridgeError, Client, DaemonUnavailable, Job, RequestCancelled
 from chromaseg.bridge.contract import ColorizerInfo
 from chromaseg.plugins.common import daemon
 from chromaseg.plugins.common.actions import Plan
@@ -57,6 +59,7 @@ class Runner:
         self._job: Job | None = None
         self._process = None
         self._deadline = 0.0
+        self._retried = False  # the current plan was sent once more after its daemon died
         self._update = Update(State.IDLE, "")
         self.colorizer: ColorizerInfo | None = None  # the daemon's colorizer defaults, from its last `info`
 
@@ -72,21 +75,13 @@ class Runner:
         """Submit `plan` (starting the daemon first when needed and allowed)."""
         if self.busy:
             return Update(self._update.state, "A job is already running: wait for it or cancel it.", None)
-        self._plan, self._job = plan, None
+        self._plan, self._job, self._retried = plan, None, False
         try:
             if self._connected_to_endpoint() or daemon.reachable(self.endpoint):
                 return self._submit()
-            if not self.settings.autostart:
-                raise PluginError(
-                    f"The chromaseg daemon is not running at {self.endpoint}. Start it with `chromaseg serve`, or "
-                    "turn on autostart in the plugin's settings."
-                )
-            command = daemon.start_command(self.settings.command(), self.endpoint, daemon.installed_command())
-            self._process = daemon.launch(command)
-            self._deadline = time.monotonic() + START_TIMEOUT
-            return self._set(State.STARTING, f"{plan.title}: starting the chromaseg daemon...")
+            return self._start_daemon()
         except Exception as exc:
-            return self._fail(exc)
+            return self._recover(exc)
 
     def pump(self) -> Update:
         """Advance the current job without blocking; returns what the UI should show now."""
@@ -96,7 +91,7 @@ class Runner:
             if self._update.state is State.RUNNING:
                 return self._pump_running()
         except Exception as exc:
-            return self._fail(exc)
+            return self._recover(exc)
         return self._update
 
     def cancel(self) -> Update:
@@ -104,6 +99,7 @@ class Runner:
         if self._update.state is State.STARTING:
             return self._set(State.CANCELLED, artist_message(RequestCancelled("cancelled", "")))
         if self._update.state is State.RUNNING and self._job is not None:
+            self._retried = True  # a job being cancelled is not sent again should its daemon die
             try:
                 self._job.cancel()
             except BridgeError as exc:
@@ -128,7 +124,8 @@ class Runner:
         load = "busy" if jobs.get("running") else "idle"
         if jobs.get("queued"):
             load += f", {jobs['queued']} queued"
-        return f"Daemon {info.get('version', '?')} on {info.get('device', '?')}: {models}; {load}."
+        where = f"{info.get('version', '?')} on {info.get('device', '?')}"
+        return f"Daemon {where}: {models}{_segments_note(info)}; {load}."
 
     def close(self) -> None:
         """Drop the connection (a running job is cancelled by the daemon when its client disconnects)."""
@@ -148,6 +145,33 @@ class Runner:
             self._client = self._client_factory(self.endpoint)
         self._client.connect()
         return self._client
+
+    def _start_daemon(self) -> Update:
+        """Launch the daemon (when autostart allows) and wait for it from the timer (STARTING)."""
+        assert self._plan is not None
+        if not self.settings.autostart:
+            raise PluginError(
+                f"The chromaseg daemon is not running at {self.endpoint}. Start it with `chromaseg serve`, or "
+                "turn on autostart in the plugin's settings."
+            )
+        command = daemon.start_command(self.settings.command(), self.endpoint, daemon.installed_command())
+        self._process = daemon.launch(command)
+        self._deadline = time.monotonic() + START_TIMEOUT
+        return self._set(State.STARTING, f"{self._plan.title}: starting the chromaseg daemon...")
+
+    def _recover(self, exc: BaseException) -> Update:
+        """The daemon died (connection lost, nothing listening): send the plan once more, to a daemon that is back or
+        one started again (autostart); any other failure, or a second death, is final."""
+        died = isinstance(exc, DaemonUnavailable) and not isinstance(exc, AccessDenied)
+        launched = self._job is None and self._update.state is State.STARTING  # the one we started did not come up
+        if not died or launched or self._retried or self._plan is None:
+            return self._fail(exc)
+        self._retried = True
+        self.close()
+        try:
+            return self._submit() if daemon.reachable(self.endpoint) else self._start_daemon()
+        except Exception as again:
+            return self._fail(again)
 
     def _submit(self) -> Update:
         assert self._plan is not None
@@ -189,6 +213,15 @@ class Runner:
             self.close()
         state = State.CANCELLED if isinstance(exc, RequestCancelled) else State.FAILED
         return self._set(state, artist_message(exc))
+
+
+def _segments_note(info: dict[str, Any]) -> str:
+    """Says so when selections come from the classical fallback, and how to get SAM instead."""
+    segmenter = info.get("segmenter")
+    if isinstance(segmenter, dict) and segmenter.get("backend") == "classic":
+        return (" (segments: classical fallback; for SAM: pip install segment-anything, then "
+                "`chromaseg weights fetch mobilesam`)")
+    return ""
 
 
 def _describe(title: str, job: Job) -> str:

@@ -47,6 +47,7 @@ def test_colorize_selection_through_a_real_daemon(daemon: Daemon) -> None:
     assert pixels[3::4] == bytes([255]) * (rect.w * rect.h)  # alpha kept
     status = runner.daemon_status()
     assert status.startswith("Daemon ") and "colorizer ready" in status and status.endswith("; idle."), status
+    assert "segments: classical fallback; for SAM: pip install segment-anything" in status, status  # no SAM weights
     runner.close()
 
 
