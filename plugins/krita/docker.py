@@ -35,7 +35,7 @@ from chromaseg.plugins.common.commands import BY_KEY
 from chromaseg.plugins.common.runner import Update
 from chromaseg.bridge.contract import Param
 from chromaseg.plugins.common.settings import MODEL_VIBRANCY, OPTIONS, Settings
-from chromaseg.plugins.krita.extension import shared_controller
+from chromaseg.plugins.krita.shared import shared_controller
 
 STATUS_REFRESH_MS = 5000
 _BUTTONS = (  # (command key, row, column) in the button grid

@@ -1,7 +1,5 @@
-"""Krita's side of the plugin: the "Chromaseg" menu, the docker factory, and the QTimer that pumps jobs.
-
-One `Controller` per Krita process (`shared_controller`), shared by the menu and every window's docker.
-"""
+"""Krita's side of the plugin: the "Chromaseg" menu and the docker factory, both driving the process's one
+`Controller` (`plugins.krita.shared`)."""
 from __future__ import annotations
 
 from functools import partial
@@ -11,33 +9,11 @@ from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import QMenu, QMenuBar
 
 from chromaseg.plugins.common.commands import COMMANDS
-from chromaseg.plugins.krita.controller import Controller
+from chromaseg.plugins.krita.docker import ChromasegDocker
+from chromaseg.plugins.krita.shared import shared_controller
 
 MENU_NAME = "chromaseg"
 DOCKER_ID = "chromaseg_docker"
-_controller: Controller | None = None
-
-
-class QtTimer:
-    """The controller's `Timer` on a QTimer, firing `Controller.tick` on Krita's event loop (never a thread)."""
-
-    def __init__(self) -> None:
-        self._timer = QTimer()
-        self._timer.timeout.connect(lambda: shared_controller().tick())
-
-    def start(self, interval_ms: int) -> None:
-        self._timer.start(interval_ms)
-
-    def stop(self) -> None:
-        self._timer.stop()
-
-
-def shared_controller() -> Controller:
-    """The process's controller, created on first use (after Krita's QApplication exists)."""
-    global _controller
-    if _controller is None:
-        _controller = Controller(QtTimer())
-    return _controller
 
 
 class ChromasegExtension(Extension):
@@ -77,8 +53,6 @@ def _run(key: str, *_checked: object) -> None:
 
 def register() -> None:
     """Called by the pykrita entry module: the extension and the docker."""
-    from chromaseg.plugins.krita.docker import ChromasegDocker
-
     app = Krita.instance()
     app.addExtension(ChromasegExtension(app))
     app.addDockWidgetFactory(DockWidgetFactory(DOCKER_ID, DockWidgetFactoryBase.DockRight, ChromasegDocker))

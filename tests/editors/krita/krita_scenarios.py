@@ -101,7 +101,7 @@ def selection_facts(doc: Any) -> Facts | None:
 
 def command(key: str, limit: float = 300.0) -> Facts:
     """Trigger the plugin's menu action and let Krita's event loop (and the plugin's QTimer) run until it is over."""
-    from chromaseg.plugins.krita.extension import shared_controller
+    from chromaseg.plugins.krita.shared import shared_controller
 
     controller = shared_controller()
     messages: list[str] = []
@@ -166,7 +166,7 @@ def docker_widget() -> Any:
 
 def scenario_plugin(window: Any) -> Facts:
     import chromaseg.plugins.krita
-    from chromaseg.plugins.krita.extension import shared_controller
+    from chromaseg.plugins.krita.shared import shared_controller
 
     k = Krita.instance()
     docker = docker_widget()
@@ -311,7 +311,7 @@ def scenario_cancel(window: Any) -> Facts:
     doc = new_doc(window)
     source = doc.rootNode().childNodes()[0]
     before = digest(source)
-    from chromaseg.plugins.krita.extension import shared_controller
+    from chromaseg.plugins.krita.shared import shared_controller
 
     controller = shared_controller()
     Krita.instance().action("chromaseg_harmonize_layer").trigger()
@@ -326,7 +326,7 @@ def scenario_cancel(window: Any) -> Facts:
 
 def scenario_autostart(window: Any) -> Facts:
     """No daemon at the endpoint: the plugin starts one with the installer's serve command, without blocking."""
-    from chromaseg.plugins.krita.extension import shared_controller
+    from chromaseg.plugins.krita.shared import shared_controller
 
     doc = new_doc(window)
     select(doc, 64, 48, 128, 112)

@@ -12,7 +12,7 @@ from fake_krita import Krita
 from chromaseg.bridge.contract import OPS
 from chromaseg.plugins.common.runner import Runner
 from chromaseg.plugins.common.settings import MODEL_VIBRANCY, OPTIONS, Settings
-from chromaseg.plugins.krita import extension
+from chromaseg.plugins.krita import shared
 from chromaseg.plugins.krita.controller import Controller
 from chromaseg.plugins.krita.docker import ChromasegDocker
 
@@ -35,7 +35,7 @@ def make_docker(krita: Krita, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     def make(settings: Settings) -> ChromasegDocker:
         controller = Controller(NoTimer(), Runner(settings))
         controllers.append(controller)
-        monkeypatch.setattr(extension, "_controller", controller)
+        monkeypatch.setattr(shared, "_controller", controller)
         return ChromasegDocker()
 
     yield make
