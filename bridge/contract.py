@@ -162,8 +162,9 @@ class ColorizeParams(OpParams):
                                   help="Width of the soft inner edge where the result blends into the layer.")
     harmonize: bool | None = param(bool, False, label="Harmonize colors per segment",
                                    help="Run CCC Algorithm 1 over the segments after colorizing.")
-    segment_pass: bool | None = param(bool, True, label="Refine each segment (segment pass)",
-                                      help="Predict each large segment again on its own crop.")
+    segment_pass: bool | None = param(bool, False, label="Refine each segment (segment pass)",
+                                      help="Predict each large segment again on its own crop. Off by default: on "
+                                           "the 493 validation photos it scored 10.31 mean CIEDE2000 against 10.17.")
     confine_hints: bool | None = param(bool, False, label="Confine each hint to its segment",
                                        help="A hint colors only the segment it was painted on.")
 
@@ -205,6 +206,7 @@ class FrameRule:
 
 _LAYER = FrameRule(IMAGE_DTYPES, (0, 3, 4), required=True)
 _MASK = FrameRule(("u8",), (0,))
+_HINTS = FrameRule(IMAGE_DTYPES, (4,))  # RGBA: alpha > 0 is a painted hint
 _LABELS = FrameRule(("u8", "u16", "i32"), (0,))
 
 
@@ -234,11 +236,11 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("segment", SegmentParams, {FrameName.LAYER: _LAYER, FrameName.SELECTION: _MASK}, job=True,
        needs="segmenter"),
     Op("colorize", ColorizeParams, {FrameName.LAYER: _LAYER, FrameName.SELECTION: _MASK,
-                                    FrameName.HINTS: FrameRule(IMAGE_DTYPES, (4,)), FrameName.SEGMENTS: _LABELS},
+                                    FrameName.HINTS: _HINTS, FrameName.SEGMENTS: _LABELS},
        job=True, needs="colorizer"),
     Op("harmonize", HarmonizeParams, {FrameName.LAYER: FrameRule(IMAGE_DTYPES, (3, 4), required=True),
                                       FrameName.SEGMENTS: _LABELS, FrameName.SELECTION: _MASK,
-                                      FrameName.PROTECT: _MASK}, job=True),
+                                      FrameName.PROTECT: _MASK, FrameName.HINTS: _HINTS}, job=True),
     Op("cancel", CancelParams),
 )}
 

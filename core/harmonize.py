@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 
 from chromaseg.core.color import from_unit_float, lab_to_srgb, srgb_to_lab
+from chromaseg.core.hints import hint_mask
 from chromaseg.core.parallel import for_each_chunk
 from chromaseg.core.selection import feather_weights, protect_mask
 
@@ -200,11 +201,12 @@ def harmonize(ab: np.ndarray, segments: Segments, delta_a: float = 8, delta_b: f
 
 
 def harmonize_layer(layer: np.ndarray, segments: Segments, delta_a: float = 8, delta_b: float = 8,
-                    min_pixels: int = 500, protect: Any = None, selection: Any = None,
+                    min_pixels: int = 500, protect: Any = None, selection: Any = None, hints: Any = None,
                     progress: Callable[[str, int, int], None] | None = None) -> tuple[np.ndarray, int]:
     """Algorithm 1 on an sRGB layer (HxWx3 or HxWx4; uint8, uint16 or float32): Lab in bands, :func:`harmonize` on
     a*, b*, then only the pixels whose a*, b* moved go back to sRGB with their own L (the rest stay bit-exact, alpha
-    kept). ``protect``: HxW mask of pixels left alone; ``selection``: HxW uint8 weight the change is blended by.
+    kept). ``protect``: HxW mask of pixels left alone; ``hints``: the artist's RGBA hint layer, whose painted pixels
+    are left alone too; ``selection``: HxW uint8 weight the change is blended by.
     Returns the new layer and how many pixels changed; ``progress(stage, done, total)`` is called per band."""
     report = progress or (lambda stage, done, total: None)
     h, w = layer.shape[:2]
@@ -216,6 +218,9 @@ def harmonize_layer(layer: np.ndarray, segments: Segments, delta_a: float = 8, d
         lab[y : y + BAND_ROWS] = srgb_to_lab(layer[y : y + BAND_ROWS, :, :3])
     report("harmonize", len(bands), total)
     keep = protect_mask(protect, (h, w)) if protect is not None else None
+    if hints is not None:
+        painted = protect_mask(hint_mask(hints), (h, w))
+        keep = painted if keep is None else keep | painted
     ab = harmonize(lab[..., 1:], segments, delta_a, delta_b, min_pixels, keep)
     sel = None if selection is None else np.asarray(selection)
     if sel is not None and sel.shape != (h, w):

@@ -209,6 +209,10 @@ def test_harmonize_layer_changes_only_what_algorithm_1_moves_and_blends_into_the
     protect[5:7] = 255
     kept, n = harmonize_layer(layer, labels, min_pixels=10, protect=protect)
     assert n == 8 and np.array_equal(kept[5:7], layer[5:7])
+    hints = np.zeros((40, 30, 4), np.uint8)
+    hints[5:9, 5, 3] = 1  # painted (any alpha > 0), whatever its color
+    painted, n = harmonize_layer(layer, labels, min_pixels=10, protect=protect, hints=hints)
+    assert n == 6 and np.array_equal(painted[5:7], layer[5:7]) and np.array_equal(painted[:, 5], layer[:, 5])
     selection = np.zeros((40, 30), np.uint8)
     selection[:, :7] = 128  # half the change, on the left columns only
     half, n = harmonize_layer(layer, labels, min_pixels=10, selection=selection)

@@ -167,7 +167,8 @@ def harmonize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[s
         ctx.progress("segment", 0, 1)
         labels, backend = seg.auto(layer), seg.backend
     out, changed = harmonize_layer(layer, labels, params["delta_a"], params["delta_b"], params["min_pixels"],
-                                   protect=a.get("protect"), selection=a.get("selection"), progress=ctx.progress)
+                                   protect=a.get("protect"), selection=a.get("selection"), hints=a.get("hints"),
+                                   progress=ctx.progress)
     info: dict[str, Any] = {"changed_pixels": changed}
     if backend is not None:
         info["segmenter"] = backend

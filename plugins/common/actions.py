@@ -145,8 +145,8 @@ def harmonize(doc: DocumentAdapter, settings: Settings) -> Plan:
     if region.selection is not None:
         frames["selection"] = _mask_frame(region.selection, region.rect)
     hints = _hints(doc, region.rect)
-    if hints is not None:
-        frames["protect"] = _mask_frame(alpha_mask(hints.data, wire_itemsize(hints.dtype)), region.rect)
+    if hints is not None:  # the daemon keeps its painted pixels as they are
+        frames["hints"] = hints
     name = naming.harmonized_name(doc.layer_name(), protected=hints is not None, selection=region.selection is not None)
     note = doc.conversion_note()
 

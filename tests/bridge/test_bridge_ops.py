@@ -85,6 +85,13 @@ def test_harmonize_outside_the_selection_is_untouched(daemon, backend) -> None:
             "layer": Frame.from_array(layer), "segments": Frame.from_array(halves(64, 64)),
             "protect": Frame.from_array(np.full((64, 64), 255, np.uint8))})
     assert reply.result["changed_pixels"] == 0 and np.array_equal(array(reply.frames["layer"]), layer)
+    painted = np.zeros((64, 64, 4), np.uint8)
+    painted[..., 3] = 255  # every pixel a painted hint: harmonize keeps them all
+    with daemon.client(backend) as c:
+        reply = c.request("harmonize", {"min_pixels": 10}, {
+            "layer": Frame.from_array(layer), "segments": Frame.from_array(halves(64, 64)),
+            "hints": Frame.from_array(painted)})
+    assert reply.result["changed_pixels"] == 0 and np.array_equal(array(reply.frames["layer"]), layer)
 
 
 def test_colorize_runs_the_colorizer(daemon, backend) -> None:
