@@ -8,8 +8,8 @@ from chromaseg.cli import arguments
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("eval", help="evaluate the colorizer on color photos",
-                              description="PSNR, SSIM, mean CIEDE2000, colorfulness and CNR at long side 256, "
-                                          "automatic and with simulated hints, beside the gray and "
+                              description="PSNR, SSIM, mean CIEDE2000, colorfulness and CNR (photos reduced to a "
+                                          "long side of 256 px unless --long-side says otherwise), automatic and with simulated hints, beside the gray and "
                                           "hint-propagation baselines.")
     p.add_argument("--images", required=True, help="folder of color photos")
     p.add_argument("--split", default=None, help="file listing the photos to use, relative to --images "
@@ -18,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
     arguments.add_report_options(p, "photos")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--long-side", type=int, default=None, metavar="PX",
+                   help="reduce each photo to this long side first (default: the evaluation protocol's 256; never "
+                        "enlarged, so a large value scores the photos at their own size)")
     p.add_argument("--vibrancy", type=arguments.vibrancy, default=None, metavar="V",
                    help="0..1, higher = bolder colors: the share of the colorizer's class rebalancing kept "
                         "(default: the model's measured one)")
@@ -29,11 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chromaseg.core.evaluate import PIPELINE_STAGES, eval_paths, evaluate, format_table
+    from chromaseg.core.evaluate import LONG_SIDE, PIPELINE_STAGES, eval_paths, evaluate, format_table
 
     counts = [int(c) for c in args.hints.split(",") if c.strip()]
     report = evaluate(eval_paths(args.images, args.split, args.limit), counts, model=args.model, seed=args.seed,
-                      vibrancy=args.vibrancy,
+                      vibrancy=args.vibrancy, long_side=args.long_side or LONG_SIDE,
                       stages=[s for s in PIPELINE_STAGES if getattr(args, s)])
     print(format_table(report))
     arguments.write_report(report, args.json)

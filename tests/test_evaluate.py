@@ -103,6 +103,10 @@ def test_eval_cli_writes_json(photos, checkpoint, tmp_path, capsys) -> None:
     assert report["images"] == 1 and set(report["results"]["model"]) == {"0", "1"}
     assert set(report["results"]["model+harmonize"]) == set(report["results"]["model+segment_pass"]) == {"0", "1"}
     assert "| gray | 0 |" in capsys.readouterr().out
+    assert report["long_side"] == 256  # the protocol's, unless asked otherwise
+    assert _run_cli(cli_eval, ["eval", "--images", str(photos), "--hints", "0", "--model", str(checkpoint),
+                               "--json", str(out), "--long-side", "400"]) == 0
+    assert json.loads(out.read_text())["long_side"] == 400  # big.png scored at its own 240x400
 
 
 def test_colorize_cli_handles_folders_gray16_and_hints(photos, checkpoint, tmp_path) -> None:
