@@ -325,7 +325,10 @@ def scenario_cancel(window: Any) -> Facts:
 
 
 def scenario_autostart(window: Any) -> Facts:
-    """No daemon at the endpoint: the plugin starts one with the installer's serve command, without blocking."""
+    """No daemon at the endpoint: the plugin starts one with the installer's serve command, without blocking. Then
+    that daemon is killed (SIGKILL, as a crash would) and the next command starts another one and succeeds."""
+    import signal
+
     from chromaseg.plugins.krita.shared import shared_controller
 
     doc = new_doc(window)
@@ -334,6 +337,13 @@ def scenario_autostart(window: Any) -> Facts:
     process = shared_controller().runner._process
     facts["daemon_pid"] = None if process is None else process.pid
     facts["status_after"] = shared_controller().daemon_status()
+    if process is not None:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        facts["status_killed"] = shared_controller().daemon_status()
+        facts["after_kill"] = command("select_object")
+        restarted = shared_controller().runner._process
+        facts["restarted_pid"] = None if restarted is None else restarted.pid
     return facts
 
 
@@ -341,7 +351,8 @@ def scenario_screenshots(window: Any) -> Facts:
     """docs/images/krita-*.png: the window with the docker, the docker mid-job, and a before/after of the image."""
     from PyQt5.QtGui import QPainter
 
-    from chromaseg.plugins.krita.extension import DOCKER_ID, shared_controller
+    from chromaseg.plugins.krita.extension import DOCKER_ID
+    from chromaseg.plugins.krita.shared import shared_controller
 
     shots = os.environ["CHROMASEG_KRITA_SHOTS"]
     size = 512

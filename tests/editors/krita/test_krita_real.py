@@ -182,12 +182,20 @@ def test_autostart_starts_the_daemon_with_the_installed_command(tmp_path: Path) 
         endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
     f = run(krita_home(tmp_path / "home"), endpoint, "autostart", tmp_path / "facts.json")["autostart"]
     assert "error" not in f, f["error"]
-    pid = f["daemon_pid"]
+    pids = [p for p in (f["daemon_pid"], f.get("restarted_pid")) if p]
     try:
         assert f["status_before"].startswith("Daemon not running at " + endpoint)
         assert f["result"]["state"] == "done", f["result"]
         assert any(u.startswith("starting: ") for u in f["result"]["updates"])
         assert f["status_after"].startswith("Daemon ")
+        # the daemon was killed: the docker says so, and the next command starts a new one and succeeds
+        assert f["status_killed"].startswith("Daemon not running at " + endpoint), f["status_killed"]
+        assert f["after_kill"]["state"] == "done", f["after_kill"]
+        assert any(u.startswith("starting: ") for u in f["after_kill"]["updates"])
+        assert f["restarted_pid"] not in (None, f["daemon_pid"])
     finally:
-        if pid:
-            os.kill(pid, signal.SIGTERM)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
