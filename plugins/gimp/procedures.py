@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from chromaseg.plugins.common import actions, naming
+from chromaseg.plugins.common.actions import Plan
 from chromaseg.plugins.common.commands import BY_KEY
 from chromaseg.plugins.common.adapter import SelectionMode
 from chromaseg.plugins.common.settings import MODEL_VIBRANCY, OPTIONS, Settings
@@ -24,6 +25,7 @@ from chromaseg.plugins.gimp.gimpfu import (
     PF_SPINNER,
     PF_STRING,
     PF_TOGGLE,
+    gimp,
     register,
 )
 from chromaseg.plugins.gimp.job import run_plan
@@ -79,7 +81,16 @@ def _colorize(image: Any, drawable: Any, hint_layer: str, model_vibrancy: bool, 
     settings = _settings(endpoint, vibrancy=None if model_vibrancy else vibrancy, feather=feather,
                          harmonize=harmonize, segment_pass=segment_pass, confine_hints=confine_hints)
     doc = GimpDocument(image, drawable, hint_layer=hint_layer, result_mode=LAYER_MODES[layer_mode])
-    return run_plan(actions.colorize(doc, settings, selection_only=selection_only), settings)
+    return _run_telling_conversion(doc, actions.colorize(doc, settings, selection_only=selection_only), settings)
+
+
+def _run_telling_conversion(doc: GimpDocument, plan: Plan, settings: Settings) -> str:
+    """Runs the plan; when it had to convert a grayscale image to RGB, GIMP shows the one-line note saying so."""
+    note = doc.conversion_note()
+    message = run_plan(plan, settings)
+    if note:
+        gimp.message(note)
+    return message
 
 
 def colorize_layer(image: Any, drawable: Any, *values: Any) -> str:
@@ -108,7 +119,7 @@ def harmonize(image: Any, drawable: Any, hint_layer: str, layer_mode: int, endpo
     settings = _settings(endpoint)
     doc = GimpDocument(image, drawable, hint_layer=hint_layer, result_mode=LAYER_MODES[layer_mode],
                        source=BY_KEY["harmonize_layer"].source)
-    return run_plan(actions.harmonize(doc, settings), settings)
+    return _run_telling_conversion(doc, actions.harmonize(doc, settings), settings)
 
 
 def add_hint_layer(image: Any, drawable: Any, hint_layer: str) -> str:

@@ -92,6 +92,8 @@ def test_colorize_a_16_bit_grayscale_image_converts_it_to_rgb_in_the_same_undo_s
     backend.run(P + "colorize-layer", image, source, endpoint=daemon.endpoint)
     assert image.base_type == RGB and image.undo_steps == 1
     assert image.undo[0][0] == "convert to RGB"
+    assert backend.messages == ["The gray image was converted to RGB so the colors show (the same undo returns it "
+                                "to gray)."]
     assert image.layers[0].bpp == 8 and len(_pixels(image.layers[0])) == 32 * 24 * 8
     assert _pixels(source) == before
 
