@@ -4,27 +4,30 @@
 #
 #   docs/tools/gimp_screenshots.sh        (as root; writes docs/images/gimp-{menu,dialog,before-after}.png)
 #
-# The daemon runs on the host with the shipped colorizer weights, on loopback TCP; the plug-in is installed into the
-# chroot's GIMP with `chromaseg install-plugin gimp --dest` and removed afterwards. Menu positions are clicked with
+# The daemon runs on the host with the shipped colorizer weights, on loopback TCP; the plug-in is installed with
+# `chromaseg install-plugin gimp --dest` into a GIMP config folder of this run's own (GIMP3_DIRECTORY), so neither the
+# chroot's own config nor another checkout's install is touched. Menu positions are clicked with
 # xdotool at the coordinates GIMP 3.0.4's default layout has on a 1280x800 screen.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
 PY=${PY:-$REPO/.venv/bin/python}
 CHROOT=$(install/editors/gimp-chroot.sh path)
-PLUGINS=$CHROOT/root/.config/GIMP/3.0/plug-ins
 WORK=/tmp/chromaseg-shots
+PLUGINS=$CHROOT$WORK/gimp-config/plug-ins
 PORT=${CHROMASEG_SHOTS_PORT:-47391}
 
 install/editors/gimp-chroot.sh build
 rm -rf "$CHROOT$WORK" && mkdir -p "$CHROOT$WORK"
+# the chroot's own settings (window layout, no welcome dialog) without its plug-ins, then ours
+cp -a "$CHROOT/root/.config/GIMP/3.0" "$CHROOT$WORK/gimp-config"
+rm -rf "$PLUGINS" && mkdir -p "$PLUGINS"
 "$PY" -m chromaseg.cli.main install-plugin gimp --dest "$PLUGINS" >/dev/null
 "$PY" -m chromaseg.cli.serve --endpoint "tcp://127.0.0.1:$PORT" --log-file "$CHROOT$WORK/daemon.log" \
     --ready-file "$CHROOT$WORK/ready" &
 DAEMON=$!
 cleanup() {
     kill "$DAEMON" 2>/dev/null || true
-    "$PY" -m chromaseg.cli.main uninstall-plugin gimp --dest "$PLUGINS" >/dev/null || true
 }
 trap cleanup EXIT
 for _ in $(seq 600); do [ -e "$CHROOT$WORK/ready" ] && break; sleep 0.1; done
@@ -45,7 +48,7 @@ Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$W/display" >"$W/xvfb.l
 XVFB=$!                                       # -displayfd: a free display (other sessions may run their own)
 for _ in $(seq 100); do [ -s "$W/display" ] && break; sleep 0.1; done
 export DISPLAY=":$(cat "$W/display")"
-gimp-3.0 -s "$W/photo.png" >"$W/gimp.log" 2>&1 &
+GIMP3_DIRECTORY="$W/gimp-config" gimp-3.0 -s "$W/photo.png" >"$W/gimp.log" 2>&1 &
 GIMP=$!
 for _ in $(seq 120); do xdotool search --name "photo" >/dev/null 2>&1 && break; sleep 0.5; done
 sleep 8                                       # plug-in queries and the first redraw
@@ -59,7 +62,8 @@ xdotool mousemove 860 540 click 1             # Colorize layer...
 for _ in $(seq 60); do DIALOG=$(xdotool search --name "^Colorize layer" 2>/dev/null | head -1); [ -n "$DIALOG" ] && break; sleep 0.5; done
 sleep 3
 import -window "$DIALOG" "$W/dialog.png"
-xdotool mousemove --window "$DIALOG" 428 340 click 1   # OK (no window manager gives keyboard focus)
+eval "$(xdotool getwindowgeometry --shell "$DIALOG")"  # WIDTH, HEIGHT: OK sits in the bottom-right corner
+xdotool mousemove --window "$DIALOG" $((WIDTH - 68)) $((HEIGHT - 42)) click 1   # OK (no window manager: no focus)
 for _ in $(seq 600); do xdotool search --name "2 layers" >/dev/null 2>&1 && break; sleep 0.5; done
 sleep 3
 xdotool mousemove 1200 750                    # the brush outline off the canvas
