@@ -4,7 +4,8 @@ it runs, written once.
 The daemon's validation and dispatch, the client, the plugins' settings and both editors' widgets read it, so adding
 a parameter means the contract, one handler and one core function. Standard library only: it travels into the
 editors with the client. A default of None means "none" (no prompt, no smallest area) or, for vibrancy and
-resolution, the loaded model's own, which `info` reports (`ColorizerInfo`).
+resolution, the loaded model's own, which `info` reports (`ColorizerInfo`), or, for colorize's `colorizer`, the
+shipped model.
 """
 from __future__ import annotations
 
@@ -125,6 +126,15 @@ def _labels(v: list) -> bool:
     return len(v) <= MAX_PROMPT_POINTS and all(type(c) is int and c in (0, 1) for c in v)
 
 
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+MAX_NAME_LENGTH = 64
+
+
+def _model_name(v: str) -> bool:
+    """A registry name as `info` lists them: 1..64 of letters, digits, '-', '_' and '.' (never a path)."""
+    return 0 < len(v) <= MAX_NAME_LENGTH and all(c in _NAME_CHARS for c in v)
+
+
 @dataclass(frozen=True)
 class NoParams(OpParams):
     """ping, info and echo take no params."""
@@ -167,6 +177,13 @@ class ColorizeParams(OpParams):
                                            "the 493 validation photos it scored 10.31 mean CIEDE2000 against 10.17.")
     confine_hints: bool | None = param(bool, False, label="Confine each hint to its segment",
                                        help="A hint colors only the segment it was painted on.")
+    colorizer: str | None = param(
+        str, None, check=_model_name, hint=f"a colorizer name (letters, digits, '-', '_', '.'; at most "
+                                          f"{MAX_NAME_LENGTH}), as `info` lists them under 'colorizers'",
+        label="Colorizer",
+        help="A published colorizer installed with `chromaseg weights fetch NAME` (siggraph17 takes the hints as "
+             "input; DDColor is automatic, hints correct its result; neither uses vibrancy); the shipped model when "
+             "not set.")
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     inputs, unusable = collect_inputs(args.inputs)
     try:
         use_ray = choose_ray(args)
+        refuse_published(args.model)
         prepare(args, out)  # the output folder and the model, checked before any work
         colorizer = Colorizer(str(Path(args.model).resolve()) if args.model else None, args.vibrancy,
                               args.resolution, args.segment_pass, args.harmonize, args.gpus_per_worker > 0)
@@ -145,6 +146,16 @@ def choose_ray(args: argparse.Namespace) -> bool:
         print(f"chromaseg batch: {exc} for a local cluster on all cores; colorizing in this process", file=sys.stderr)
         return False
     return True
+
+
+def refuse_published(model: str | None) -> None:
+    """Published colorizers are for `chromaseg colorize` and the daemon for now: the manifest identifies a colorizer
+    by its checkpoint file, and the workers move the project's network to their GPU."""
+    from chromaseg.core.published.colorizer import is_published_name
+
+    if is_published_name(model):
+        raise Refusal(f"--model {model}: published colorizers are not supported by batch yet; use "
+                      f"`chromaseg colorize --model {model}`")
 
 
 def model_id(model: str | None) -> str:

@@ -21,6 +21,8 @@ from chromaseg.cli.output_names import files_in_folder, output_names
 if TYPE_CHECKING:
     import torch
 
+    from chromaseg.core.colorize import Colorizer
+
 DESCRIPTION = """\
 Colorize images; each result is a PNG in OUTDIR with the input's bit depth (8 or 16 bits per channel) and alpha.
 
@@ -32,7 +34,12 @@ OUTDIR may not hold any of the inputs unless --suffix is given. Animated and mul
 """
 EPILOG = """\
 exit status: 0 every image colorized; 1 some files failed (one line each on stderr, then a summary); 2 nothing done
-(bad OUTDIR, --suffix, --hints or --model)."""
+(bad OUTDIR, --suffix, --hints, --model or --arch)."""
+MODEL_HELP = ("colorizer: a checkpoint of the project's model (default: the shipped weights), a published colorizer's "
+              "registry name (siggraph17, ddcolor-tiny, ddcolor-modelscope, ...: `chromaseg weights fetch NAME` "
+              "installs it), or with --arch a file in that architecture's upstream layout")
+ARCH_HELP = ("the published architecture of the --model file (siggraph17, ddcolor-tiny, ddcolor-large); published "
+             "colorizers ignore --vibrancy")
 
 
 class Refusal(Exception):
@@ -44,7 +51,7 @@ class Job:
     """What every file of the batch is colorized with."""
 
     hints: np.ndarray | None
-    model: torch.nn.Module
+    model: torch.nn.Module | Colorizer
     vibrancy: float | None
     resolution: int | None
     segment_pass: bool = False  # the pipeline's later stages (set by `chromaseg batch`)
@@ -54,13 +61,15 @@ class Job:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("colorize", help="colorize images or folders of images", description=DESCRIPTION,
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_job_arguments(p)
+    add_job_arguments(p, model_help=MODEL_HELP)
+    p.add_argument("--arch", default=None, help=ARCH_HELP)
     p.add_argument("--hints", metavar="HINTLAYER.png",
                    help="RGBA hint layer (alpha > 0 = hint) of the same size as every input")
     p.set_defaults(run=run)
 
 
-def add_job_arguments(p: argparse.ArgumentParser) -> None:
+def add_job_arguments(p: argparse.ArgumentParser,
+                      model_help: str = "colorizer checkpoint (default: the shipped weights)") -> None:
     """The inputs, the output folder and the colorizer's options, shared with `chromaseg batch`."""
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders (searched recursively)")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="folder for the results (created if missing)")
@@ -70,7 +79,7 @@ def add_job_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vibrancy", type=arguments.vibrancy, default=None, metavar="V",
                    help="0..1, higher = bolder colors: the share of the colorizer's class rebalancing kept "
                         "(default: the model's measured one)")
-    p.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
+    p.add_argument("--model", default=None, help=model_help)
     p.add_argument("--resolution", type=int, default=None,
                    help="long side the network sees (default: the one the model was trained for)")
 
@@ -156,13 +165,26 @@ def prepare(args: argparse.Namespace, out: Path) -> Job:
     except OSError as exc:
         reason = "it is not a folder" if out.exists() and not out.is_dir() else exc.strerror or exc
         raise Refusal(f"cannot write to the output folder {out}: {reason}") from None
-    return Job(hints, load_model(args.model), args.vibrancy, args.resolution)
+    return Job(hints, load_model(args.model, getattr(args, "arch", None)), args.vibrancy, args.resolution)
 
 
-def load_model(model: str | None) -> torch.nn.Module:
-    """The colorizer, or a Refusal naming the checkpoint that cannot be loaded."""
+def load_model(model: str | None, arch: str | None = None) -> torch.nn.Module | Colorizer:
+    """The colorizer: the project's network from a checkpoint (default: the shipped one), or a published colorizer
+    by registry name or, with ``arch``, from a file; a Refusal naming what cannot be loaded, and how to install a
+    published colorizer's missing weights."""
     from chromaseg.core.colorize import get_model
+    from chromaseg.core.published.colorizer import colorizer_names, is_published_name, load_colorizer
 
+    if arch is not None and model is None:
+        raise Refusal(f"--arch {arch} needs --model PATH, the file in that architecture's layout")
+    if arch is not None or is_published_name(model):
+        try:
+            return load_colorizer(model, arch)
+        except Exception as exc:  # unknown name or architecture, missing or damaged file: the loader's one line
+            raise Refusal(f"cannot load the colorizer {model}: {exc}") from None
+    if model is not None and not Path(model).exists():
+        raise Refusal(f"--model {model}: no such checkpoint file, nor a published colorizer's name "
+                      f"({', '.join(colorizer_names())})")
     try:
         return get_model(model)
     except Exception as exc:  # torch.load and unpickling report a bad checkpoint with many exception types

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from chromaseg.cli import arguments
+from chromaseg.cli.colorize import ARCH_HELP, MODEL_HELP
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default=None, help="file listing the photos to use, relative to --images "
                                                   "(e.g. a training run's split/val.txt)")
     p.add_argument("--hints", default="0,1,10,100", help="comma-separated hint counts (default: %(default)s)")
-    p.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
+    p.add_argument("--arch", default=None, help=ARCH_HELP)
     arguments.add_report_options(p, "photos")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--long-side", type=int, default=None, metavar="PX",
@@ -32,10 +35,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from chromaseg.cli.colorize import Refusal, load_model
     from chromaseg.core.evaluate import LONG_SIDE, PIPELINE_STAGES, eval_paths, evaluate, format_table
 
     counts = [int(c) for c in args.hints.split(",") if c.strip()]
-    report = evaluate(eval_paths(args.images, args.split, args.limit), counts, model=args.model, seed=args.seed,
+    try:
+        model = load_model(args.model, args.arch)
+    except Refusal as exc:
+        print(f"chromaseg eval: {exc}", file=sys.stderr)
+        return 2
+    report = evaluate(eval_paths(args.images, args.split, args.limit), counts, model=model, seed=args.seed,
                       vibrancy=args.vibrancy, long_side=args.long_side or LONG_SIDE,
                       stages=[s for s in PIPELINE_STAGES if getattr(args, s)])
     print(format_table(report))

@@ -62,6 +62,10 @@ def _checkpoint_extra(model: torch.nn.Module) -> dict:
     return getattr(colorizer, "extra", {})
 
 
+Decoder = Callable[[torch.Tensor, Any], torch.Tensor]
+"""How a network's output (and its class centers, if it has any) becomes a*, b*: a `Decoding` for the CCC
+network's class logits; a published network that predicts a*, b* itself passes them through."""
+
 
 @dataclass(frozen=True)
 class Decoding:
@@ -116,7 +120,7 @@ def fit_chroma(lab: np.ndarray, tolerance: float = L_TOLERANCE, steps: int = GAM
 
 @torch.no_grad()
 def predict_ab(model: torch.nn.Module, l_small: np.ndarray, hint_ab: np.ndarray | None, hint_mask: np.ndarray | None,
-               decoding: Decoding) -> np.ndarray:
+               decoding: Decoder) -> np.ndarray:
     """(h, w, 2) float32 decoded a*, b* for a model-resolution L (h, w), bilinearly brought to (h, w)."""
     device = next(model.parameters()).device
     l = torch.from_numpy(np.ascontiguousarray(l_small, np.float32))[None, None].to(device)
@@ -145,7 +149,7 @@ class HintPixels:
 
 
 def predict_chroma(net: torch.nn.Module, l_full: np.ndarray, hints: HintPixels | None, resolution: int,
-                   decoding: Decoding) -> np.ndarray:
+                   decoding: Decoder) -> np.ndarray:
     """(H, W, 2) a*, b* for a full-resolution L (H, W): the network at ``resolution`` on the long side, then only
     the guided-filter coefficients are upsampled along the full-resolution L, in bands of rows."""
     big_h, big_w = l_full.shape

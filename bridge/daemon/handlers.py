@@ -120,12 +120,12 @@ def segment(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str
 
 
 def colorize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str, np.ndarray]) -> Outcome:
-    """The loaded Colorizer on the layer; the daemon's segmenter is lent when core says the request needs segments
-    and the client sent none."""
+    """The loaded Colorizer, or the published one the request names, on the layer; the daemon's segmenter is lent
+    when core says the request needs segments and the client sent none."""
     from chromaseg.core.colorize import needs_segments
     from chromaseg.core.hints import hint_mask
 
-    colorizer = models.require("colorizer")
+    colorizer = models.colorizer_for(params["colorizer"], ctx.progress)
     has_hints = "hints" in a and bool(hint_mask(a["hints"]).any())
     needed = needs_segments(harmonize=params["harmonize"], segment_pass=params["segment_pass"],
                             confine_hints=params["confine_hints"], has_hints=has_hints)
@@ -149,7 +149,8 @@ def colorize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[st
         resolution=params["resolution"],
         progress=progress,
     )
-    info = {"colorizer": models.status["colorizer"]}
+    info = {"colorizer": models.status["colorizer"] if params["colorizer"] is None else
+            f"ready ({params['colorizer']}: {colorizer.path})"}
     if segmenter is not None:
         info["segmenter"] = segmenter.backend
     return info, [("layer", out)]

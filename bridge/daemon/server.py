@@ -293,7 +293,7 @@ class Server:
     def _enqueue(self, identity: bytes, req: Request, params: dict[str, Any], frames: list[zmq.Frame]) -> None:
         if self._stopping:
             raise ProtocolError(ErrorCode.SHUTTING_DOWN, "the daemon is shutting down", req.id)
-        why = self.models.unavailable(OPS[req.op].needs)
+        why = self.models.unavailable(OPS[req.op].needs, params)
         if why is not None:
             raise ProtocolError(ErrorCode.UNAVAILABLE, why, req.id)
         self.admission.admit(identity, req, size(frames))
@@ -321,6 +321,7 @@ class Server:
             "device": self.models.device,
             "models": dict(self.models.status),
             "colorizer": self.models.colorizer_info(),
+            "colorizers": self.models.colorizers,
             "segmenter": self.models.segmenter_info(),
             "ops": list(OPS),
             "dtypes": list(DTYPES),
