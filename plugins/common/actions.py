@@ -123,6 +123,7 @@ def colorize(doc: DocumentAdapter, settings: Settings, *, selection_only: bool) 
     params = ColorizeParams(
         vibrancy=settings.vibrancy, harmonize=settings.harmonize, segment_pass=settings.segment_pass,
         confine_hints=settings.confine_hints, feather=None if region.selection is None else settings.feather,
+        colorizer=settings.colorizer,
     )
     name = naming.colorized_name(
         doc.layer_name(), settings, hints=hints is not None, selection=region.selection is not None

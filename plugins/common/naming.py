@@ -11,10 +11,13 @@ MADE_BY_PLUGIN = (COLORIZED, HARMONIZED, SEGMENTS)
 
 
 def colorized_name(source: str, settings: Settings, *, hints: bool, selection: bool) -> str:
-    """E.g. "Colorized · Background · vibrancy 0.6 · harmonized · segment pass · hints · selection" ("vibrancy model"
-    when the model's own was used)."""
-    vibrancy = "model" if settings.vibrancy is None else f"{settings.vibrancy:g}"
-    parts = [COLORIZED, source, f"vibrancy {vibrancy}"]
+    """E.g. "Colorized · Background · vibrancy 0.6 · harmonized · segment pass · hints · selection" ("vibrancy
+    model" when the model's own was used); a published colorizer is named instead of the vibrancy it does not use
+    ("Colorized · Background · siggraph17 · hints")."""
+    if settings.colorizer is not None:
+        parts = [COLORIZED, source, settings.colorizer]
+    else:
+        parts = [COLORIZED, source, f"vibrancy {'model' if settings.vibrancy is None else f'{settings.vibrancy:g}'}"]
     if settings.harmonize:
         parts.append("harmonized")
     if settings.segment_pass:

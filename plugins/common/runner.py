@@ -62,6 +62,7 @@ class Runner:
         self._retried = False  # the current plan was sent once more after its daemon died
         self._update = Update(State.IDLE, "")
         self.colorizer: ColorizerInfo | None = None  # the daemon's colorizer defaults, from its last `info`
+        self.colorizers: list[str] = []  # the published colorizers the daemon has installed, from its last `info`
 
     @property
     def busy(self) -> bool:
@@ -118,6 +119,8 @@ class Runner:
         except BridgeError as exc:
             return f"Daemon at {self.endpoint} does not answer: {exc}"
         self.colorizer = ColorizerInfo.from_info(info)
+        names = info.get("colorizers")
+        self.colorizers = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
         models = ", ".join(f"{name} {state.split(' ')[0].rstrip(':')}" for name, state in
                            info.get("models", {}).items())
         jobs = info.get("jobs") or {}

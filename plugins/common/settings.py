@@ -18,7 +18,8 @@ _MAX_SEGMENTS = param_specs(SegmentParams)["max_segments"]
 # Each checked option: the contract's param, narrowed where the plugin can take less (auto-segment's masks are cut
 # from the label map's low byte), and the plugin's own ones.
 OPTIONS: dict[str, Param] = {
-    **{name: _COLORIZE[name] for name in ("vibrancy", "harmonize", "segment_pass", "confine_hints", "feather")},
+    **{name: _COLORIZE[name] for name in ("vibrancy", "harmonize", "segment_pass", "confine_hints", "feather",
+                                          "colorizer")},
     "max_segments": replace(_MAX_SEGMENTS, hi=min(_MAX_SEGMENTS.hi, MAX_LABELS)),
     "padding": Param((int, float), 0.25, 0.0, 4.0, step=0.01, label="Context %",
                      help="Context sent around a selection, as a share of its longer side."),
@@ -34,6 +35,7 @@ class Settings:
 
     vibrancy: higher = bolder colors (0..1); None = the loaded model's own (the daemon's `info` says which).
     harmonize, segment_pass, confine_hints, feather: colorize's params of the same names.
+    colorizer: a published colorizer the daemon has installed (`info` lists them); None = the shipped model.
     max_segments: how many segments auto-segment asks for.
     padding: context sent around a selection, as a fraction of its longer side (at least `min_padding` pixels).
     daemon_command: what autostart runs (split like a shell would); empty = `chromaseg serve` from PATH.
@@ -48,6 +50,7 @@ class Settings:
     padding: float = OPTIONS["padding"].default
     min_padding: int = OPTIONS["min_padding"].default
     feather: float = OPTIONS["feather"].default
+    colorizer: str | None = OPTIONS["colorizer"].default
     max_segments: int = OPTIONS["max_segments"].default
     daemon_command: str = ""
     endpoint: str = ""

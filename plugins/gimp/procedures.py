@@ -58,8 +58,13 @@ def _toggle(name: str) -> tuple:
 _TARGET = [(PF_IMAGE, "image", "Input image", None), (PF_DRAWABLE, "drawable", "Input drawable", None)]
 _ENDPOINT = (PF_STRING, "endpoint", "Daemon endpoint (empty: the default socket)", "")
 _HINT_LAYER = (PF_STRING, "hint_layer", "Hint layer (painted pixels are hints)", naming.HINT_LAYER_NAME)
+# GIMP's dialog is fixed when the plug-in registers, so the choice is a name (the daemon refuses an unknown one and
+# names the fetch command for one it lacks); the Krita docker lists what the daemon has installed.
+_COLORIZER = (PF_STRING, "colorizer", f"{OPTIONS['colorizer'].label} (empty: the shipped model; or e.g. siggraph17, "
+                                      "ddcolor-tiny once fetched)", "")
 _COLORIZE_PARAMS = _TARGET + [
     _HINT_LAYER,
+    _COLORIZER,
     (PF_TOGGLE, "model_vibrancy", MODEL_VIBRANCY, DEFAULTS.vibrancy is None),
     _ranged(PF_SLIDER, "vibrancy"),
     _ranged(PF_SLIDER, "feather"),
@@ -75,11 +80,12 @@ def _settings(endpoint: str, **choices: Any) -> Settings:
     return replace(base_settings, endpoint=endpoint, **choices)
 
 
-def _colorize(image: Any, drawable: Any, hint_layer: str, model_vibrancy: bool, vibrancy: float, feather: float,
-              harmonize: bool, segment_pass: bool, confine_hints: bool, layer_mode: int, endpoint: str, *,
-              selection_only: bool) -> str:
+def _colorize(image: Any, drawable: Any, hint_layer: str, colorizer: str, model_vibrancy: bool, vibrancy: float,
+              feather: float, harmonize: bool, segment_pass: bool, confine_hints: bool, layer_mode: int, endpoint: str,
+              *, selection_only: bool) -> str:
     settings = _settings(endpoint, vibrancy=None if model_vibrancy else vibrancy, feather=feather,
-                         harmonize=harmonize, segment_pass=segment_pass, confine_hints=confine_hints)
+                         harmonize=harmonize, segment_pass=segment_pass, confine_hints=confine_hints,
+                         colorizer=colorizer.strip() or None)
     doc = GimpDocument(image, drawable, hint_layer=hint_layer, result_mode=LAYER_MODES[layer_mode])
     return _run_telling_conversion(doc, actions.colorize(doc, settings, selection_only=selection_only), settings)
 

@@ -45,6 +45,11 @@ class Controller:
         """The daemon's colorizer defaults (its own vibrancy), as its last status said; None until one answered."""
         return self.runner.colorizer
 
+    @property
+    def colorizers(self) -> list[str]:
+        """The published colorizers the daemon has installed, as its last status said."""
+        return self.runner.colorizers
+
     def update_settings(self, settings: Settings) -> None:
         """Keep and store new settings (they apply to the next command)."""
         self.runner.settings = settings

@@ -16,6 +16,7 @@ from krita import DockWidget
 from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
@@ -38,6 +39,8 @@ from chromaseg.plugins.common.settings import MODEL_VIBRANCY, OPTIONS, Settings
 from chromaseg.plugins.krita.shared import shared_controller
 
 STATUS_REFRESH_MS = 5000
+SHIPPED_COLORIZER = "Shipped model (CCC)"
+OPTION_ROW_SPACING = 3  # px between option rows (Qt's default is about 6): the docker fits a 1000 px screen
 _BUTTONS = (  # (command key, row, column) in the button grid
     ("colorize_layer", 0, 0), ("colorize_selection", 0, 1),
     ("hint_layer", 1, 0), ("harmonize_layer", 1, 1),
@@ -88,6 +91,10 @@ class ChromasegDocker(DockWidget):
         """The widgets' ranges, steps, defaults and words come from the op contract, through `OPTIONS`."""
         box = QGroupBox("Options")
         form = QFormLayout(box)
+        form.setVerticalSpacing(OPTION_ROW_SPACING)
+        self.colorizer = QComboBox()
+        self.colorizer.setToolTip(OPTIONS["colorizer"].help)
+        self.show_colorizers(s.colorizer)
         self.vibrancy = _double(OPTIONS["vibrancy"], s.vibrancy)
         self.model_vibrancy = _check(MODEL_VIBRANCY, s.vibrancy is None,
                                      "The daemon's colorizer uses the vibrancy chosen for it (shown once the daemon "
@@ -98,6 +105,7 @@ class ChromasegDocker(DockWidget):
         self.padding = _percent(OPTIONS["padding"], s.padding)
         self.feather = _double(OPTIONS["feather"], s.feather)
         self.max_segments = _spin(OPTIONS["max_segments"], s.max_segments)
+        form.addRow(OPTIONS["colorizer"].label, self.colorizer)
         form.addRow(OPTIONS["vibrancy"].label, self.vibrancy)
         form.addRow(self.model_vibrancy)
         form.addRow(self.harmonize)
@@ -108,6 +116,7 @@ class ChromasegDocker(DockWidget):
         form.addRow(OPTIONS["max_segments"].label, self.max_segments)
         self.vibrancy.valueChanged.connect(self._override_vibrancy)
         self.model_vibrancy.toggled.connect(self._use_model_vibrancy)
+        self.colorizer.currentIndexChanged.connect(self._store)
         for spin in (self.padding, self.feather, self.max_segments):
             spin.valueChanged.connect(self._store)
         for check in (self.harmonize, self.segment_pass, self.confine_hints):
@@ -188,12 +197,25 @@ class ChromasegDocker(DockWidget):
             self.vibrancy.setValue(model.vibrancy)
             self.vibrancy.blockSignals(blocked)
 
+    def show_colorizers(self, chosen: str | None) -> None:
+        """The shipped model, then the published colorizers the daemon has installed (as its last status said); a
+        stored choice it does not have stays listed as such, so the artist's choice is never silently changed."""
+        blocked = self.colorizer.blockSignals(True)
+        self.colorizer.clear()
+        self.colorizer.addItem(SHIPPED_COLORIZER, "")
+        for name in self.controller.colorizers:
+            self.colorizer.addItem(name, name)
+        if chosen is not None and chosen not in self.controller.colorizers:
+            self.colorizer.addItem(f"{chosen} (not installed)", chosen)
+        self.colorizer.setCurrentIndex(self.colorizer.findData(chosen or ""))
+        self.colorizer.blockSignals(blocked)
+
     def _store(self, *_changed: object) -> None:
         vibrancy = None if self.model_vibrancy.isChecked() else self.vibrancy.value()
         try:
             settings = replace(
                 self.controller.settings,
-                vibrancy=vibrancy, harmonize=self.harmonize.isChecked(),
+                vibrancy=vibrancy, colorizer=self.colorizer.currentData() or None, harmonize=self.harmonize.isChecked(),
                 segment_pass=self.segment_pass.isChecked(), confine_hints=self.confine_hints.isChecked(),
                 padding=self.padding.value() / 100, feather=self.feather.value(),
                 max_segments=self.max_segments.value(), daemon_command=self.command.text().strip(),
@@ -220,6 +242,7 @@ class ChromasegDocker(DockWidget):
         if self.isVisible() or not self.status.text():
             self.status.setText(self.controller.daemon_status())
             self.show_model_vibrancy()
+            self.show_colorizers(self.controller.settings.colorizer)
 
     def canvasChanged(self, canvas: object) -> None:
         """Commands always act on the active document; nothing to follow here."""

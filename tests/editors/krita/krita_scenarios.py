@@ -177,7 +177,16 @@ def scenario_plugin(window: Any) -> Facts:
     used = (shared_controller().settings.vibrancy, shared_controller().settings.harmonize)
     docker.vibrancy.setValue(0.38)
     docker.harmonize.setChecked(False)
+    shared_controller().runner.colorizers = ["siggraph17"]  # as a daemon with it installed would say in `info`
+    docker.show_colorizers(None)
+    colorizers = [docker.colorizer.itemText(i) for i in range(docker.colorizer.count())]
+    docker.colorizer.setCurrentIndex(1)
+    colorizer_stored = (k.readSetting("chromaseg", "colorizer", ""), shared_controller().settings.colorizer)
+    docker.colorizer.setCurrentIndex(0)
     return {
+        "colorizers": colorizers,
+        "colorizer_stored": colorizer_stored,
+        "colorizer_reset": k.readSetting("chromaseg", "colorizer", "x"),
         "docker_height": {"content": docker.scroll.widget().sizeHint().height(),
                           "minimum": docker.minimumSizeHint().height(),
                           "settings_hidden": docker.daemon_settings.isHidden()},

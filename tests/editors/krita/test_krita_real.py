@@ -60,6 +60,9 @@ def test_the_installed_plugin_registers_its_menu_and_docker(facts: dict[str, Any
                              "Harmonize Layer"]
     assert f["menu"][-1] == "Cancel Running Job"
     assert f["docker_stored"] == {"vibrancy": "0.5", "harmonize": "true"} and f["docker_used"] == [0.5, True]
+    # the colorizer choice: the shipped model, then what the daemon has installed; kept in kritarc
+    assert f["colorizers"] == ["Shipped model (CCC)", "siggraph17"]
+    assert f["colorizer_stored"] == ["siggraph17", "siggraph17"] and f["colorizer_reset"] == ""
     # compact: the daemon settings folded away, all of it fits a 1000 px high screen beside the Layers docker, and
     # the scroll area lets the docker be made shorter still
     assert f["docker_height"]["settings_hidden"] and f["docker_height"]["content"] <= 600

@@ -40,6 +40,15 @@ def test_colorize_layer_sends_the_whole_layer_as_rgba_and_writes_a_named_layer()
     assert pixels == bytes(swap_red_blue(colored, 1))
 
 
+def test_a_published_colorizer_is_requested_by_name_and_names_the_layer_instead_of_a_vibrancy() -> None:
+    d = doc()
+    plan = actions.colorize(d, Settings(vibrancy=0.5, colorizer="siggraph17"), selection_only=False)
+    assert plan.params.to_params()["colorizer"] == "siggraph17"
+    plan.apply(reply({}, layer=plan.frames["layer"]))
+    assert d.results[0][0] == "Colorized · Background · siggraph17"
+    assert "colorizer" not in actions.colorize(d, Settings(), selection_only=False).params.to_params()  # shipped
+
+
 def test_colorize_selection_pads_the_box_sends_hints_and_masks_the_result() -> None:
     sel_box = Rect(20, 10, 10, 8)
     hints = bytearray(W * H * 4)

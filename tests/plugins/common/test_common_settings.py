@@ -24,6 +24,14 @@ def test_the_models_vibrancy_is_stored_as_empty_and_read_back() -> None:
     assert Settings.from_strings({"vibrancy": "0.25"}) == Settings(vibrancy=0.25)
 
 
+def test_the_colorizer_choice_is_a_name_stored_as_text_and_empty_means_the_shipped_model() -> None:
+    assert Settings().colorizer is None and Settings().to_strings()["colorizer"] == ""
+    assert Settings.from_strings({"colorizer": "ddcolor-tiny"}) == Settings(colorizer="ddcolor-tiny")
+    assert Settings.from_strings({"colorizer": "../weights/x.pth"}) == Settings()  # never a path
+    with pytest.raises(ValueError, match="colorizer"):
+        Settings(colorizer="a b")
+
+
 def test_ranges_are_checked() -> None:
     with pytest.raises(ValueError, match="vibrancy"):
         Settings(vibrancy=1.05)

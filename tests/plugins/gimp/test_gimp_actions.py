@@ -179,6 +179,11 @@ def test_failures_leave_the_image_as_it_was_with_a_clear_message(backend, photo,
         backend.run(P + "colorize-selection", image, source, endpoint=daemon.endpoint)
     with pytest.raises(ProcedureError, match="needs a selection"):
         backend.run(P + "select-object", image, source, endpoint=daemon.endpoint)
+    # a published colorizer this daemon has not installed: the fetch command, never another model's result
+    with pytest.raises(ProcedureError, match=r"run `chromaseg weights fetch siggraph17`"):
+        backend.run(P + "colorize-layer", image, source, endpoint=daemon.endpoint, colorizer="siggraph17")
+    with pytest.raises(ProcedureError, match="colorizer must be a colorizer name"):
+        backend.run(P + "colorize-layer", image, source, endpoint=daemon.endpoint, colorizer="../my file")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = f"tcp://127.0.0.1:{s.getsockname()[1]}"

@@ -114,6 +114,52 @@ class QCheckBox(_Text):
         return self._checked
 
 
+class QComboBox(QWidget):
+    """Items of (text, data); Qt's rules: the first item added to an empty box becomes current, and a change of the
+    current index signals currentIndexChanged."""
+
+    def __init__(self, *_parent: Any) -> None:
+        super().__init__()
+        self._items: list[tuple[str, Any]] = []
+        self._current = -1
+        self.currentIndexChanged = Signal(self)
+
+    def addItem(self, text: str, data: Any = None) -> None:
+        self._items.append((text, data))
+        if self._current < 0:
+            self.setCurrentIndex(0)
+
+    def clear(self) -> None:
+        self._items = []
+        self.setCurrentIndex(-1)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemText(self, index: int) -> str:
+        return self._items[index][0]
+
+    def itemData(self, index: int) -> Any:
+        return self._items[index][1]
+
+    def findData(self, data: Any) -> int:
+        return next((i for i, (_, d) in enumerate(self._items) if d == data), -1)
+
+    def setCurrentIndex(self, index: int) -> None:
+        if index != self._current:
+            self._current = index
+            self.currentIndexChanged.emit(index)
+
+    def currentIndex(self) -> int:
+        return self._current
+
+    def currentData(self) -> Any:
+        return None if self._current < 0 else self._items[self._current][1]
+
+    def currentText(self) -> str:
+        return "" if self._current < 0 else self._items[self._current][0]
+
+
 class QSpinBox(QWidget):
     def __init__(self, *_parent: Any) -> None:
         super().__init__()
@@ -190,6 +236,9 @@ class _Layout:
         pass
 
     def setContentsMargins(self, *_margins: Any) -> None:
+        pass
+
+    def setVerticalSpacing(self, _spacing: int) -> None:
         pass
 
 

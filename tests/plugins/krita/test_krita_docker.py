@@ -14,10 +14,11 @@ from chromaseg.plugins.common.runner import Runner
 from chromaseg.plugins.common.settings import MODEL_VIBRANCY, OPTIONS, Settings
 from chromaseg.plugins.krita import shared
 from chromaseg.plugins.krita.controller import Controller
-from chromaseg.plugins.krita.docker import ChromasegDocker
+from chromaseg.plugins.krita.docker import SHIPPED_COLORIZER, ChromasegDocker
 
 SPINS = ("vibrancy", "feather", "max_segments")
 CHECKS = ("harmonize", "segment_pass", "confine_hints")
+CHOICES = ("colorizer",)
 
 
 class NoTimer:
@@ -47,7 +48,7 @@ def test_every_option_a_widget_shows_is_an_op_param_with_the_contracts_range_ste
         make_docker) -> None:
     docker = make_docker(Settings())
     op_params = {name for op in OPS.values() for name in op.specs}
-    assert set(SPINS + CHECKS) == op_params & set(OPTIONS)  # every contract-backed option has its widget
+    assert set(SPINS + CHECKS + CHOICES) == op_params & set(OPTIONS)  # every contract-backed option has its widget
     for name in SPINS:
         spec, spin = OPTIONS[name], getattr(docker, name)
         assert (spin.minimum(), spin.maximum(), spin.singleStep()) == (spec.lo, spec.hi, spec.step), name
@@ -55,6 +56,8 @@ def test_every_option_a_widget_shows_is_an_op_param_with_the_contracts_range_ste
     for name in CHECKS:
         spec, check = OPTIONS[name], getattr(docker, name)
         assert (check.text(), check.isChecked(), check.toolTip()) == (spec.label, spec.default, spec.help)
+    assert docker.colorizer.toolTip() == OPTIONS["colorizer"].help
+    assert docker.colorizer.currentText() == SHIPPED_COLORIZER and docker.colorizer.currentData() == ""  # default
     padding = OPTIONS["padding"]
     assert (docker.padding.minimum(), docker.padding.maximum()) == (round(padding.lo * 100), round(padding.hi * 100))
     assert docker.model_vibrancy.isChecked() and docker.model_vibrancy.text() == MODEL_VIBRANCY
@@ -90,3 +93,20 @@ def test_the_daemon_settings_are_folded_away_until_asked_for(make_docker) -> Non
     docker.show_daemon_settings.setChecked(True)
     assert not docker.daemon_settings.isHidden()
     assert docker.scroll.resizable and docker.scroll.content is not None  # the docker can be made short
+
+
+def test_the_colorizer_choice_lists_the_daemons_installed_ones_and_is_stored(make_docker, krita: Krita) -> None:
+    docker = make_docker(Settings())
+    docker.controller.runner.colorizers = ["ddcolor-tiny", "siggraph17"]  # as the daemon's last `info` said
+    docker.show_colorizers(docker.controller.settings.colorizer)
+    names = [docker.colorizer.itemText(i) for i in range(docker.colorizer.count())]
+    assert names == [SHIPPED_COLORIZER, "ddcolor-tiny", "siggraph17"]
+    docker.colorizer.setCurrentIndex(2)
+    assert docker.controller.settings.colorizer == "siggraph17"
+    assert krita.settings[("chromaseg", "colorizer")] == "siggraph17"
+    docker.controller.runner.colorizers = []  # a daemon without it: the artist's choice stays, marked
+    docker.show_colorizers(docker.controller.settings.colorizer)
+    assert docker.colorizer.currentText() == "siggraph17 (not installed)"
+    assert docker.controller.settings.colorizer == "siggraph17"
+    docker.colorizer.setCurrentIndex(0)
+    assert docker.controller.settings.colorizer is None and krita.settings[("chromaseg", "colorizer")] == ""
