@@ -121,16 +121,18 @@ def fit_chroma(lab: np.ndarray, tolerance: float = L_TOLERANCE, steps: int = GAM
 @torch.no_grad()
 def predict_ab(model: torch.nn.Module, l_small: np.ndarray, hint_ab: np.ndarray | None, hint_mask: np.ndarray | None,
                decoding: Decoder) -> np.ndarray:
-    """(h, w, 2) float32 decoded a*, b* for a model-resolution L (h, w), bilinearly brought to (h, w)."""
+    """(h, w, 2) float32 decoded a*, b* for a model-resolution L (h, w), bilinearly brought to (h, w). On CUDA the
+    network runs under bf16 autocast; decoding is always float32."""
     device = next(model.parameters()).device
     l = torch.from_numpy(np.ascontiguousarray(l_small, np.float32))[None, None].to(device)
-    if hint_ab is None:
-        logits = model(l)
-    else:
-        ab = torch.from_numpy(hint_ab)[None].to(device)
-        mask = torch.from_numpy(hint_mask.astype(np.float32))[None, None].to(device)
-        logits = model(l, ab, mask)
-    ab = decoding(logits, model.centers)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        if hint_ab is None:
+            logits = model(l)
+        else:
+            ab = torch.from_numpy(hint_ab)[None].to(device)
+            mask = torch.from_numpy(hint_mask.astype(np.float32))[None, None].to(device)
+            logits = model(l, ab, mask)
+    ab = decoding(logits.float(), model.centers)
     ab = F.interpolate(ab, size=l.shape[-2:], mode="bilinear", align_corners=False)
     return ab[0].permute(1, 2, 0).float().cpu().numpy()
 
@@ -238,6 +240,12 @@ class Colorizer:
         """How this network decodes; ``vibrancy`` (0..1, higher = bolder) overrides its default."""
         return Decoding(self.temperature, check_vibrancy(self.vibrancy if vibrancy is None else vibrancy),
                         self._log_weights)
+
+    def to(self, device: str | torch.device) -> Colorizer:
+        """Move the network (and what decoding multiplies with it) to ``device``, e.g. "cuda"; returns self."""
+        self.net.to(device)
+        self._log_weights = self._log_weights.to(device)
+        return self
 
     def info(self) -> dict[str, Any]:
         """The defaults an editor shows beside its own settings (what the daemon's `info` reports)."""

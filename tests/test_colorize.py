@@ -212,6 +212,9 @@ def test_a_colorizer_is_loaded_once_and_colorizes_like_the_function(model, tmp_p
     assert loaded is Colorizer.load(str(tmp_path / "c.pt")) and loaded.path == tmp_path / "c.pt"
     assert (loaded.vibrancy, loaded.resolution) == (0.25, 40)
     assert loaded.info() == {"vibrancy": 0.25, "resolution": 40, "path": str(tmp_path / "c.pt")}
+    # the daemon moves it to its device (CUDA when there is one, with bf16 autocast; the CPU here): same result
+    before = loaded.colorize(img)
+    assert loaded.to("cpu") is loaded and np.array_equal(loaded.colorize(img), before)
 
 
 def test_rejects_bad_inputs(model) -> None:

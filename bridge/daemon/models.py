@@ -44,7 +44,7 @@ class Models:
         try:
             from chromaseg.core.colorize import Colorizer
 
-            self.colorizer = Colorizer.load(self._colorizer_path)
+            self.colorizer = Colorizer.load(self._colorizer_path).to(self.device)
             self.status["colorizer"] = f"ready ({self._colorizer_path or 'shipped weights'})"
         except Exception as exc:  # no weights yet: the op answers `unavailable` with this reason
             self.status["colorizer"] = f"unavailable: {type(exc).__name__}: {exc}"
@@ -99,7 +99,7 @@ class Models:
         if progress is not None:
             progress("load colorizer", 0, 1)
         try:
-            colorizer = load_colorizer(name)
+            colorizer = load_colorizer(name).to(self.device)
         except UnknownColorizer as exc:
             raise ProtocolError(ErrorCode.BAD_PARAMS, f"colorize: {exc}") from None
         except NotInstalled as exc:

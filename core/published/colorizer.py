@@ -112,6 +112,10 @@ class PublishedColorizer(Colorizer):
             check_vibrancy(vibrancy)
         return _DIRECT_AB
 
+    def to(self, device: str | torch.device) -> PublishedColorizer:
+        self.net.to(device)
+        return self
+
     def info(self) -> dict[str, Any]:
         return {"name": self.name, "arch": self.arch.name, "vibrancy": None, "resolution": self.resolution,
                 "takes_hints": self.arch.takes_hints, "path": str(self.path)}
