@@ -34,7 +34,8 @@ class RequestFailed(BridgeError):
         ErrorCode.TOO_LARGE.value: "Reduce the image or selection, or start the daemon with higher limits "
         "(chromaseg serve --max-pixels / --max-message-bytes).",
         ErrorCode.QUEUE_FULL.value: "Wait for this editor's running jobs to finish, or cancel one.",
-        ErrorCode.UNAVAILABLE.value: "Install the missing model (chromaseg weights) and restart the daemon.",
+        ErrorCode.UNAVAILABLE.value: "Install the missing model (chromaseg weights fetch NAME); a published "
+        "colorizer is picked up by the next request, the colorizer and segmenter the daemon starts with by a restart.",
         ErrorCode.UNSUPPORTED_VERSION.value: "Install the same chromaseg release for the plugin and the daemon.",
         ErrorCode.SHUTTING_DOWN.value: "The daemon is stopping; start it again with `chromaseg serve`.",
         ErrorCode.INTERNAL.value: "This is a bug in the daemon: see its log file and report it.",
