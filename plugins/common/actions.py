@@ -206,6 +206,22 @@ def auto_segment(doc: DocumentAdapter, settings: Settings) -> Plan:
     return Plan("Auto-segment", "segment", SegmentParams(max_segments=settings.max_segments), {"layer": layer}, apply)
 
 
+NO_SEGMENT = "Select Segment: make a segment of an Auto-Segment group active first."
+
+
+def select_segment(doc: DocumentAdapter) -> str:
+    """The active segment's mask replaces the selection (no daemon needed): the artist picks a segment and gets it
+    as the selection in one action, ready for Colorize Selection."""
+    found = doc.active_segment()
+    if found is None:
+        raise PluginError(NO_SEGMENT)
+    name, rect, mask = found
+    if rect.empty or not any_set(mask):
+        raise PluginError(f"Select Segment: {name!r} is empty; the selection is unchanged.")
+    doc.set_selection(rect, mask, SelectionMode.REPLACE)
+    return f"Selected {name!r}."
+
+
 def add_hint_layer(doc: DocumentAdapter) -> str:
     """Create the "Color hints" layer (no daemon needed); the status line says what to do next."""
     note = doc.conversion_note()

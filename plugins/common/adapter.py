@@ -24,6 +24,7 @@ class SourceRole(str, Enum):
 
     PAINT_LAYER = "paint layer"  # a result layer leads back to the paint layer it was made from (colorize again)
     ACTIVE_RESULT = "active result"  # a result layer is itself the source (harmonize the colors it holds)
+    ACTIVE_SEGMENT = "active segment"  # the active layer, mask or channel as it is (Select Segment reads a segment)
 
 
 class DocumentAdapter(Protocol):
@@ -81,6 +82,11 @@ class DocumentAdapter(Protocol):
     def add_segment_masks(self, name: str, rect: Rect, masks: Sequence[tuple[str, bytes]]) -> None:
         """A group named `name` above the source (and its earlier results) holding one named, pickable selection per
         mask (u8 planes of `rect`)."""
+        ...
+
+    def active_segment(self) -> tuple[str, Rect, bytes] | None:
+        """The segment the artist made active (its name, box and u8 mask of that box), so it can become the selection;
+        None when the active layer is not one of the segments Auto-Segment made."""
         ...
 
     def set_selection(self, rect: Rect, mask: bytes, mode: SelectionMode) -> None:

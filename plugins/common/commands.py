@@ -1,7 +1,7 @@
 """The artist's commands, one list for every editor: a key, menu text, a tooltip, and what running it means.
 
 `Command.run(doc, settings)` returns a `Plan` when the daemon must do the work (the editor hands it to a `Runner`), or
-a status line when it was done at once in the document (the hint layer).
+a status line when it was done at once in the document (the hint layer, Select Segment).
 """
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("auto_segment", "Auto-Segment",
             "Find the objects of the layer (or the selected region) as a group of selection masks to pick from.",
             lambda doc, s: actions.auto_segment(doc, s)),
+    Command("select_segment", "Select Segment",
+            "Make the active segment of an Auto-Segment group the selection (replacing it).",
+            lambda doc, s: actions.select_segment(doc), SourceRole.ACTIVE_SEGMENT),
     Command("harmonize_layer", "Harmonize Layer",
             "Harmonize the colors of an already colored layer per object (CCC Algorithm 1) into a new layer.",
             lambda doc, s: actions.harmonize(doc, s), SourceRole.ACTIVE_RESULT),

@@ -5,7 +5,8 @@ The source is the active drawable, unless it is a layer the plug-in made: the hi
 made for (its tattoo, kept in a parasite of the hint layer), a result or segments layer to the layer it was made from
 (its name says which). Every write is one undo group (a gray image's conversion to RGB included); results are new
 layers above the source and its earlier results, newest on top (the source is never written), masks are layer masks
-or channels the artist can still edit.
+or channels the artist can still edit. Select Segment reads the active drawable itself (`SourceRole.ACTIVE_SEGMENT`):
+a segment layer's alpha or a segment channel becomes the selection.
 """
 from __future__ import annotations
 
@@ -58,6 +59,8 @@ class GimpDocument:
     # --- the source ---
 
     def _resolve(self, active: Any, role: SourceRole) -> Any:
+        if role is SourceRole.ACTIVE_SEGMENT:
+            return active  # Select Segment reads the active segment itself
         if active.name == self.hint_layer:
             return self._hint_source(active) or active
         keep_result = role is SourceRole.ACTIVE_RESULT and not active.name.startswith(naming.SEGMENTS + naming.SEP)
@@ -124,6 +127,20 @@ class GimpDocument:
         if layer is None or layer == self.drawable or getattr(layer, "children", None) is not None:
             return None
         return _read(layer, rect), self.pixel_format()
+
+    def active_segment(self) -> tuple[str, Rect, bytes] | None:
+        """A layer of a segments group (its alpha is the mask) or a segments channel (its values are)."""
+        item, prefix = self.drawable, naming.SEGMENTS + naming.SEP
+        if item.bpp == 1:  # a channel, a layer mask or the selection: a segment when Auto-Segment named it
+            if not item.name.startswith(prefix) or item not in self.image.channels:
+                return None
+            rect = _bounds(item).intersect(self._canvas())
+            return item.name.rsplit(naming.SEP, 1)[-1], rect, _read(item, rect)
+        parent = item.parent
+        if getattr(item, "children", None) is not None or parent is None or not parent.name.startswith(prefix):
+            return None
+        rect = _bounds(item).intersect(self._canvas())
+        return item.name, rect, _alpha(_read(item, rect), self._layer_format(item).itemsize)
 
     # --- writes (one undo group each) ---
 
@@ -233,6 +250,11 @@ def _read(drawable: Any, rect: Rect) -> bytes:
         start = ((inner.y - rect.y + row) * rect.w) * bpp + left
         out[start : start + span] = data[row * span : (row + 1) * span]
     return bytes(out)
+
+
+def _alpha(rgba: bytes, itemsize: int) -> bytes:
+    """The u8 alpha plane of a layer's perceptual RGBA (u8, or little-endian u16: its high byte)."""
+    return rgba[4 * itemsize - 1 :: 4 * itemsize]
 
 
 def _write(drawable: Any, data: bytes) -> None:

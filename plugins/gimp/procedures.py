@@ -121,6 +121,15 @@ def auto_segment(image: Any, drawable: Any, output: int, max_segments: int, endp
     return run_plan(actions.auto_segment(doc, settings), settings)
 
 
+def select_segment(image: Any, drawable: Any) -> str:
+    """No daemon: the active segment (a layer of a segments group, or a segments channel) becomes the selection. The
+    status bar says which, as it shows the daemon commands' last line."""
+    message = actions.select_segment(GimpDocument(image, drawable, source=BY_KEY["select_segment"].source))
+    gimp.progress_init(message)
+    gimp.progress_end()
+    return message
+
+
 def harmonize(image: Any, drawable: Any, hint_layer: str, layer_mode: int, endpoint: str) -> str:
     settings = _settings(endpoint)
     doc = GimpDocument(image, drawable, hint_layer=hint_layer, result_mode=LAYER_MODES[layer_mode],
@@ -147,6 +156,7 @@ _register("auto-segment", "_Auto-segment...", BY_KEY["auto_segment"].tooltip,
           _TARGET + [(PF_OPTION, "output", "Segments as", 0, ["Layer group of masks", "Channels"]),
                      _ranged(PF_SPINNER, "max_segments"), _ENDPOINT],
           auto_segment)
+_register("select-segment", "Select s_egment", BY_KEY["select_segment"].tooltip, _TARGET, select_segment)
 _register("harmonize", "_Harmonize...", BY_KEY["harmonize_layer"].tooltip,
           _TARGET + [(PF_STRING, "hint_layer", "Keep the colors painted on this layer", naming.HINT_LAYER_NAME),
                      (PF_OPTION, "layer_mode", "Result layer mode", 0, ["Normal", "LCh color"]), _ENDPOINT],

@@ -40,12 +40,13 @@ from chromaseg.plugins.krita.shared import shared_controller
 
 STATUS_REFRESH_MS = 5000
 SHIPPED_COLORIZER = "Shipped model (CCC)"
-OPTION_ROW_SPACING = 3  # px between option rows (Qt's default is about 6): the docker fits a 1000 px screen
+OPTION_ROW_SPACING = 3  # px between option and button rows (Qt's default is about 6): the docker fits a 1000 px screen
 _BUTTONS = (  # (command key, row, column) in the button grid
     ("colorize_layer", 0, 0), ("colorize_selection", 0, 1),
     ("hint_layer", 1, 0), ("harmonize_layer", 1, 1),
-    ("select_object", 2, 0), ("auto_segment", 2, 1),
-    ("select_object_add", 3, 0), ("select_object_subtract", 3, 1),
+    ("select_object", 2, 0), ("auto_segment", 2, 1),  # objects on the left, segments on the right
+    ("select_object_add", 3, 0), ("select_segment", 3, 1),
+    ("select_object_subtract", 4, 0),
 )
 
 
@@ -57,6 +58,7 @@ class ChromasegDocker(DockWidget):
         root = QWidget()
         layout = QVBoxLayout(root)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(OPTION_ROW_SPACING)
         layout.addWidget(self._commands())
         layout.addWidget(self._options(self.controller.settings))
         layout.addWidget(self._progress())
@@ -77,6 +79,7 @@ class ChromasegDocker(DockWidget):
     def _commands(self) -> QWidget:
         box = QGroupBox("Commands")
         grid = QGridLayout(box)
+        grid.setVerticalSpacing(OPTION_ROW_SPACING)
         self.buttons: dict[str, QPushButton] = {}
         for key, row, column in _BUTTONS:
             command = BY_KEY[key]

@@ -2,7 +2,8 @@
 
 The source layer is resolved when a command starts (`source.resolve`: the active layer, or the paint layer a hint,
 result or segments layer belongs to) and kept: the result goes above it even if the artist picks another layer while
-the daemon works, and nothing ever writes to it. Every write ends with the projection refreshed, so what was added
+the daemon works, and nothing ever writes to it. Select Segment is the exception: it reads the active segment's
+selection mask itself (`SourceRole.ACTIVE_SEGMENT`). Every write ends with the projection refreshed, so what was added
 shows on the canvas at once.
 
 A gray image is converted to RGB at its own depth right before the result (or hint layer) is added: colors cannot
@@ -35,8 +36,8 @@ from chromaseg.plugins.krita.constants import MASK_TYPES, NodeType
 class KritaDocument:
     """A Krita document and the layer the command works on."""
 
-    def __init__(self, doc: Document, node: Node) -> None:
-        if node.type() in MASK_TYPES:
+    def __init__(self, doc: Document, node: Node, role: SourceRole = SourceRole.PAINT_LAYER) -> None:
+        if node.type() in MASK_TYPES and role is not SourceRole.ACTIVE_SEGMENT:
             raise PluginError(f"{node.name()!r} is a mask: select the layer itself in the Layers docker.")
         self.doc = doc
         self.node = node
@@ -51,7 +52,7 @@ class KritaDocument:
         node = doc.activeNode()
         if node is None:
             raise PluginError("Select a layer in the Layers docker first.")
-        return cls(doc, source.resolve(doc, node, role))
+        return cls(doc, source.resolve(doc, node, role), role)
 
     # --- reading ------------------------------------------------------------------------------------------------
 
@@ -108,6 +109,18 @@ class KritaDocument:
             return None
         space = working_space(check_supported(hints, "hint layer"))
         return read_pixels(hints, rect, space), space.pixel_format
+
+    def active_segment(self) -> tuple[str, Rect, bytes] | None:
+        """A selection mask in a segments group is a segment: its mask is the mask's own selection (`Node.pixelData`
+        gives nothing for masks in Krita 5.1)."""
+        parent = self.node.parentNode()
+        if (self.node.type() != NodeType.SELECTION_MASK or parent is None
+                or not parent.name().startswith(naming.SEGMENTS + naming.SEP)):
+            return None
+        selection = self.node.selection()
+        rect = Rect(selection.x(), selection.y(), selection.width(), selection.height()).intersect(self.canvas())
+        mask = b"" if rect.empty else bytes(selection.pixelData(rect.x, rect.y, rect.w, rect.h))
+        return self.node.name(), rect, mask
 
     # --- writing: each one addChildNode of a node built while detached (one undo step, nothing half-done) ------
 

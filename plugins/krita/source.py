@@ -23,6 +23,8 @@ def remember_hint_source(doc: Document, source: Node) -> None:
 
 def resolve(doc: Document, active: Node, role: SourceRole) -> Node:
     """The layer the command works on when `active` is the active layer (see the module's docstring)."""
+    if role is SourceRole.ACTIVE_SEGMENT:
+        return active  # Select Segment reads the active segment's mask itself
     parent = active.parentNode()
     if parent is not None and parent.parentNode() is not None and naming.made_by_plugin(parent.name()):
         active = parent  # a layer or mask inside a result or segments layer (a segment's mask) stands for it

@@ -149,6 +149,56 @@ def run_steps(p: dict) -> dict:
     return {"steps": steps, "source_sha256_before": before, "source_sha256_after": after}
 
 
+def select_segment(p: dict) -> dict:
+    """Auto-segment ("output": a layer group or channels), select the rectangle `box`, then Select Segment with the
+    Photo layer active (refused), and with the largest segment active: the selection after each, and that segment's
+    mask on the canvas."""
+    image, layer = build_image(p)
+    status, error = call(image, layer, "python-fu-chromaseg-auto-segment", {"output": p["output"]})
+    if status != Gimp.PDBStatusType.SUCCESS:
+        raise RuntimeError(f"auto-segment failed: {error}")
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, *p["box"])  # after Auto-Segment, which would segment it only
+    selection = image.get_selection()
+    status, error = call(image, layer, "python-fu-chromaseg-select-segment", {})
+    out = {"refused": [status.value_nick, str(error)],
+           "after_refusal": base64.b64encode(get(selection, "Y u8")).decode()}
+    if p["output"] == "channels":
+        segments = image.get_channels()
+        masks = [get(channel, "Y u8") for channel in segments]
+    else:
+        segments = image.get_layers()[0].get_children()
+        masks = [_on_canvas(item, get(item)[3::4]) for item in segments]
+    largest = max(range(len(segments)), key=lambda i: sum(1 for v in masks[i] if v))
+    if p["output"] == "channels":  # the artist clicks the segment: it is the image's active item
+        image.set_selected_channels([segments[largest]])
+    else:
+        image.set_selected_layers([segments[largest]])
+    status, error = call(image, segments[largest], "python-fu-chromaseg-select-segment", {})
+    out.update({"status": status.value_nick, "error": None if error is None else str(error),
+                "segment": segments[largest].get_name(), "segment_mask": base64.b64encode(masks[largest]).decode(),
+                "selection_mask": base64.b64encode(get(selection, "Y u8")).decode(),
+                "layers": [item.get_name() for item in image.get_layers()],
+                "channels": [item.get_name() for item in image.get_channels()],
+                "count": len(segments), "active_after": [item.get_name() for item in image.get_selected_drawables()]})
+    return out
+
+
+def _on_canvas(item, plane: bytes) -> bytes:
+    """A layer's u8 plane placed on an image-sized one (0 where the layer has no pixels)."""
+    image = item.get_image()
+    w, h = image.get_width(), image.get_height()
+    _, x0, y0 = item.get_offsets()
+    iw = item.get_width()
+    out = bytearray(w * h)
+    for row in range(item.get_height()):
+        y = y0 + row
+        if 0 <= y < h:
+            for col in range(iw):
+                if 0 <= x0 + col < w:
+                    out[y * w + x0 + col] = plane[row * iw + col]
+    return bytes(out)
+
+
 def where(p: dict) -> dict:
     """Where this GIMP keeps its configuration and which chromaseg procedures it found there."""
     pdb = Gimp.get_pdb()
@@ -206,4 +256,5 @@ def _inside_only(merged: bytes, data: bytes, w: int, select: list) -> bool:
     return True
 
 
-SCENARIOS = {"procedure": run_procedure, "steps": run_steps, "where": where, "shim": shim_round_trip}
+SCENARIOS = {"procedure": run_procedure, "steps": run_steps, "where": where, "shim": shim_round_trip,
+             "select_segment": select_segment}

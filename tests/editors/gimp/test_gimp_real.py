@@ -113,6 +113,26 @@ def test_auto_segment_into_a_layer_group_or_channels(gimp, output: str) -> None:
         assert out["channels"] and all(" · Segment " in c["name"] for c in out["channels"])
 
 
+@pytest.mark.parametrize("output", ["layer-group-of-masks", "channels"])
+def test_select_segment_makes_the_active_segment_the_selection(installed_plugin: Path, gimp_config: GimpConfig,
+                                                               daemon: Daemon, output: str) -> None:
+    out = run_gimp({"scenario": "select_segment", "w": W, "h": H, "pixels": base64.b64encode(disc()).decode(),
+                    "box": [4, 4, 10, 10], "output": output}, gimp_config, {"CHROMASEG_ENDPOINT": daemon.endpoint})
+    assert "exception" not in out, out
+    box = bytearray(W * H)  # the selection made before: a refusal leaves it as it was
+    for y in range(4, 14):
+        box[y * W + 4 : y * W + 14] = b"\xff" * 10
+    assert out["refused"][0] == "execution-error"
+    assert "Select Segment: make a segment of an Auto-Segment group active first." in out["refused"][1]
+    assert b64(out["after_refusal"]) == bytes(box)
+    assert out["status"] == "success", out["error"]
+    mask = b64(out["segment_mask"])
+    assert mask.count(255) > 0 and b64(out["selection_mask"]) == mask  # exactly the segment, nothing else
+    assert not any("chromaseg object" in c for c in out["channels"])  # no helper channel left behind
+    assert out["segment"].endswith(f"({mask.count(255)} px)")  # the name Auto-Segment gave it says its size
+    assert out["active_after"] == [out["segment"]]  # still active: the artist can go on to the next segment
+
+
 def test_harmonize_adds_a_layer_keeping_the_hints(gimp) -> None:
     colored = bytearray(ramp())
     colored[0::4] = bytes((v + 60) % 256 for v in colored[0::4])

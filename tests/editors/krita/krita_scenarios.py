@@ -67,10 +67,10 @@ def new_doc(window: Any, depth: str = "U8", profile: str = "", model: str = "RGB
 
 def activate(doc: Any, node: Any) -> str:
     """Make `node` the active layer (Krita applies it through its event loop); returns the active layer's name."""
-    doc.setActiveNode(node)
     end = time.monotonic() + 10
     while doc.activeNode().name() != node.name() and time.monotonic() < end:
-        _events(0.05)
+        doc.setActiveNode(node)  # again until it takes: Krita can drop the request (seen for a selection mask)
+        _events(0.25)
     return doc.activeNode().name()
 
 
@@ -283,6 +283,18 @@ def scenario_auto_segment(window: Any) -> Facts:
     group = doc.rootNode().childNodes()[-1]
     facts["mask_pixels"] = [SIZE * SIZE - bytes(m.selection().pixelData(0, 0, SIZE, SIZE)).count(0)
                             for m in group.childNodes() if m.type() == "selectionmask"]
+    # Select Segment: refused while the paint layer is active (the selection stays), then the largest segment
+    select(doc, 10, 10, 20, 20)
+    activate(doc, source)
+    facts["refused"] = command("select_segment")
+    facts["after_refusal"] = selection_facts(doc)
+    segment = max(group.childNodes(), key=lambda m: bytes(m.selection().pixelData(0, 0, SIZE, SIZE)).count(255))
+    facts["segment"] = {"name": segment.name(), "active": activate(doc, segment)}
+    data = bytes(segment.selection().pixelData(0, 0, SIZE, SIZE))
+    facts["segment"].update(selected=SIZE * SIZE - data.count(0), digest=hashlib.sha256(data).hexdigest())
+    facts["select_segment"] = command("select_segment")
+    facts["selected"] = selection_facts(doc)
+    facts["active_after"] = doc.activeNode().name()
     facts["source_unchanged"] = digest(source) == before
     return facts
 

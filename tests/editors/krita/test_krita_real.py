@@ -55,9 +55,9 @@ def test_the_installed_plugin_registers_its_menu_and_docker(facts: dict[str, Any
     assert "/pykrita/chromaseg_krita/vendor/chromaseg/plugins/krita/" in f["vendored_from"]
     assert "ChromasegExtension" in f["extensions"]
     assert "chromaseg_docker" in f["dockers"] and "Chromaseg" in f["docker_titles"]
-    assert f["menu"][:8] == ["Colorize Layer", "Colorize Selection", "Add Color Hint Layer", "Select Object",
+    assert f["menu"][:9] == ["Colorize Layer", "Colorize Selection", "Add Color Hint Layer", "Select Object",
                              "Add Object to Selection", "Subtract Object from Selection", "Auto-Segment",
-                             "Harmonize Layer"]
+                             "Select Segment", "Harmonize Layer"]
     assert f["menu"][-1] == "Cancel Running Job"
     assert f["docker_stored"] == {"vibrancy": "0.5", "harmonize": "true"} and f["docker_used"] == [0.5, True]
     # the colorizer choice: the shipped model, then what the daemon has installed; kept in kritarc
@@ -147,6 +147,19 @@ def test_auto_segment_adds_a_group_of_selection_masks(facts: dict[str, Any]) -> 
     assert all(c["type"] == "selectionmask" for c in group["children"])
     assert len(f["mask_pixels"]) == len(group["children"]) and min(f["mask_pixels"]) > 0
     assert f["source_unchanged"]
+
+
+def test_select_segment_makes_the_active_segment_the_selection(facts: dict[str, Any]) -> None:
+    f = scenario(facts, "auto_segment")
+    assert f["refused"]["state"] == "failed"
+    assert f["refused"]["message"] == "Select Segment: make a segment of an Auto-Segment group active first."
+    assert f["after_refusal"]["box"] == [10, 10, 20, 20] and f["after_refusal"]["selected"] == 400  # unchanged
+    segment = f["segment"]
+    assert segment["active"] == segment["name"] and segment["name"].endswith(f"({segment['selected']} px)")
+    done(f["select_segment"])
+    assert f["select_segment"]["message"] == f"Selected {segment['name']!r}."
+    assert {k: f["selected"][k] for k in ("selected", "digest")} == {k: segment[k] for k in ("selected", "digest")}
+    assert f["active_after"] == segment["name"]  # the artist can go on to the next segment
 
 
 def test_sixteen_bit_and_linear_float_documents(facts: dict[str, Any]) -> None:

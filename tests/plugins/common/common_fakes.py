@@ -31,6 +31,7 @@ class FakeDocument:
     hints: bytes | None = None
     hints_fmt: PixelFormat | None = None
     fail_writes: bool = False
+    segment: tuple[str, Rect, bytes] | None = None  # the active segment (Select Segment), None: not a segment
     results: list[tuple[str, Rect, bytes, bytes | None]] = field(default_factory=list)
     segment_groups: list[tuple[str, Rect, list[tuple[str, bytes]]]] = field(default_factory=list)
     selection_ops: list[tuple[Rect, bytes, SelectionMode]] = field(default_factory=list)
@@ -83,6 +84,9 @@ class FakeDocument:
     def add_segment_masks(self, name: str, rect: Rect, masks) -> None:
         self._write()
         self.segment_groups.append((name, rect, list(masks)))
+
+    def active_segment(self) -> tuple[str, Rect, bytes] | None:
+        return self.segment
 
     def set_selection(self, rect: Rect, mask: bytes, mode: SelectionMode) -> None:
         self._write()

@@ -138,3 +138,21 @@ def test_auto_segment_turns_the_label_map_into_named_masks() -> None:
 def test_auto_segment_of_a_selection_works_on_its_tight_box() -> None:
     d = doc(selection=box_mask(W, H, Rect(5, 6, 7, 8)))
     assert actions.auto_segment(d, Settings()).frames["layer"].shape == (8, 7, 4)
+
+
+def test_select_segment_makes_the_active_segment_the_selection_without_the_daemon() -> None:
+    mask = box_mask(10, 8, Rect(2, 2, 5, 4))
+    d = doc(segment=("Segment 2 (20 px)", Rect(30, 20, 10, 8), mask))
+    assert actions.select_segment(d) == "Selected 'Segment 2 (20 px)'."
+    assert d.selection_ops == [(Rect(30, 20, 10, 8), mask, SelectionMode.REPLACE)]
+
+
+def test_select_segment_refuses_when_no_segment_is_active_or_it_is_empty() -> None:
+    d = doc(selection=box_mask(W, H, Rect(5, 6, 7, 8)))
+    with pytest.raises(PluginError) as refused:
+        actions.select_segment(d)
+    assert str(refused.value) == "Select Segment: make a segment of an Auto-Segment group active first."
+    d.segment = ("Segment 1 (0 px)", Rect(0, 0, 4, 4), bytes(16))
+    with pytest.raises(PluginError, match="is empty"):
+        actions.select_segment(d)
+    assert d.selection_ops == []

@@ -135,6 +135,32 @@ def test_auto_segment_into_channels(backend, photo, daemon) -> None:
     assert [x.name for x in image.layers] == ["Photo"] and image.undo_steps == 1
 
 
+def test_select_segment_makes_a_segment_layer_or_channel_the_selection(backend, photo, daemon) -> None:
+    image, source = photo()
+    backend.run(P + "auto-segment", image, source, endpoint=daemon.endpoint, max_segments=8)
+    segment = image.layers[0].children[-1]
+    image.undo.clear()
+    backend.run(P + "select-segment", image, segment)  # no endpoint: the daemon is not needed
+    assert bytes(image.selection.data) == _pixels(segment)[3::4]  # the segment layer's alpha, as it lies on the canvas
+    assert image.channels == [] and image.undo_steps == 1
+    backend.run(P + "auto-segment", image, source, endpoint=daemon.endpoint, output=1)
+    channel = image.channels[0]
+    image.undo.clear()
+    message = backend.run(P + "select-segment", image, channel)
+    assert message == f"Selected {channel.name.split(' · ')[-1]!r}." and ("init", message) in backend.progress
+    assert image.selection.data == channel.data and image.undo_steps == 1
+    assert [c.name for c in image.channels][0] == channel.name
+
+
+def test_select_segment_refuses_unless_a_segment_is_active(backend, photo) -> None:
+    image, source = photo()
+    select_rect(image, 4, 4, 10, 10)
+    before, undo = bytes(image.selection.data), image.undo_steps
+    with pytest.raises(ProcedureError, match="^Select Segment: make a segment of an Auto-Segment group active first"):
+        backend.run(P + "select-segment", image, source)
+    assert bytes(image.selection.data) == before and image.undo_steps == undo
+
+
 def test_harmonize_adds_a_layer_and_keeps_painted_colors(backend, photo, daemon) -> None:
     image, source = photo()
     colored = bytearray(gray_ramp(48, 40))

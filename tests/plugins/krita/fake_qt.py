@@ -241,6 +241,9 @@ class _Layout:
     def setVerticalSpacing(self, _spacing: int) -> None:
         pass
 
+    def setSpacing(self, _spacing: int) -> None:
+        pass
+
 
 class QFormLayout(_Layout):
     pass

@@ -123,6 +123,28 @@ def test_select_object_and_auto_segment(krita: Krita, controller: Controller) ->
     group = doc.rootNode().childNodes()[1]
     assert group.type() == "grouplayer" and group.childNodes()
     assert all(m.type() == "selectionmask" for m in group.childNodes())
+    # pick a segment: its mask becomes the selection in one action, no daemon involved
+    segment = max(group.childNodes(), key=lambda m: m.selection().width())
+    doc.setActiveNode(segment)
+    last, _ = run(controller, "select_segment")
+    assert last.state is State.DONE and last.message == f"Selected {segment.name()!r}."
+    mask = segment.selection()
+    assert doc.selection().pixelData(0, 0, W, H) == mask.pixelData(0, 0, W, H)
+    assert bytes(mask.pixelData(0, 0, W, H)).count(255) > 0
+
+
+def test_select_segment_refuses_unless_a_segment_is_active(krita: Krita, controller: Controller) -> None:
+    doc = photo(krita)
+    select(doc, 16, 8, 28, 26)
+    before = doc.selection().pixelData(0, 0, W, H)
+    stray = doc.createSelectionMask("not a segment")  # a selection mask of the artist's own
+    doc.activeNode().addChildNode(stray, None)
+    for active in (doc.rootNode().childNodes()[0], stray):
+        doc.setActiveNode(active)
+        last, _ = run(controller, "select_segment")
+        assert last.state is State.FAILED
+        assert last.message == "Select Segment: make a segment of an Auto-Segment group active first."
+        assert doc.selection().pixelData(0, 0, W, H) == before
 
 
 def test_refusals_and_failures_leave_the_document_as_it_was(krita: Krita, controller: Controller) -> None:
