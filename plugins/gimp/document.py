@@ -35,6 +35,7 @@ from chromaseg.plugins.gimp.segment_colors import segment_color
 
 _CHANNEL_OPS = {SelectionMode.REPLACE: CHANNEL_OP_REPLACE, SelectionMode.ADD: CHANNEL_OP_ADD,
                 SelectionMode.SUBTRACT: CHANNEL_OP_SUBTRACT}
+SEGMENT_OPACITY = 50.0  # % of each tinted segment layer: the photo shows through, the segments still tell apart
 HINT_SOURCE_PARASITE = "chromaseg-hint-source"  # on the hint layer: the tattoo of the layer its hints are for
 
 
@@ -180,7 +181,8 @@ class GimpDocument:
                 group = gimp.GroupLayer(self.image, name)
                 self._insert_above_source(group)
                 for index, (label, mask) in enumerate(masks):
-                    layer = gimp.Layer(self.image, label, rect.w, rect.h, RGBA_IMAGE, 100.0, LAYER_MODE_NORMAL)
+                    layer = gimp.Layer(self.image, label, rect.w, rect.h, RGBA_IMAGE, SEGMENT_OPACITY,
+                                       LAYER_MODE_NORMAL)
                     pdb.gimp_image_insert_layer(self.image, layer, group, index)
                     layer.set_offsets(rect.x, rect.y)
                     _write(layer, rgba_from_mask(mask, segment_color(index), self._layer_format(layer)))

@@ -68,6 +68,7 @@ def describe(item) -> dict:
     out = {"name": item.get_name(), "offsets": [x, y], "size": [item.get_width(), item.get_height()]}
     if isinstance(item, Gimp.Layer):
         out["mode"] = item.get_mode().value_nick
+        out["opacity"] = item.get_opacity()
         out["group"] = item.is_group_layer()
         if out["group"]:
             out["children"] = [describe(child) for child in item.get_children()]

@@ -108,6 +108,7 @@ def test_auto_segment_into_a_layer_group_or_channels(gimp, output: str) -> None:
         assert group["group"] and group["name"].startswith("Segments · Photo · ") and source["name"] == "Photo"
         alphas = [b64(c["pixels"])[3::4] for c in group["children"]]
         assert 1 <= len(alphas) <= 8 and all(sum(1 for a in col if a) <= 1 for col in zip(*alphas))
+        assert all(c["opacity"] == 50.0 for c in group["children"])  # translucent tints: the photo shows through
     else:
         assert [layer["name"] for layer in out["layers"]] == ["Photo"]
         assert out["channels"] and all(" · Segment " in c["name"] for c in out["channels"])

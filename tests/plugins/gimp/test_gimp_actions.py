@@ -9,6 +9,7 @@ from gimp_test_images import add_layer, gray_ramp, select_rect
 
 from chromaseg.plugins.common import naming
 from chromaseg.plugins.gimp import procedures
+from chromaseg.plugins.gimp.document import SEGMENT_OPACITY
 from chromaseg.plugins.gimp.gimpfu import GRAY, INDEXED, LAYER_MODE_LCH_COLOR, LAYER_MODE_NORMAL, RGB
 from chromaseg.plugins.gimp.registry import ProcedureError
 
@@ -122,6 +123,7 @@ def test_auto_segment_into_a_layer_group_of_masks(backend, photo, daemon) -> Non
     group = image.layers[0]
     assert group.children and group.name.startswith("Segments · Photo · ") and image.layers[1] is source
     assert all(c.name.startswith("Segment ") for c in group.children) and len(group.children) <= 8
+    assert all(c.opacity == SEGMENT_OPACITY < 100 for c in group.children)  # tints over the photo, not hiding it
     # the masks (alpha) tile the layer: every pixel belongs to at most one segment
     alphas = [_pixels(c)[3::4] for c in group.children]
     assert all(sum(1 for a in column if a) <= 1 for column in zip(*alphas))
