@@ -218,7 +218,7 @@ def select_segment(doc: DocumentAdapter) -> str:
     name, rect, mask = found
     if rect.empty or not any_set(mask):
         raise PluginError(f"Select Segment: {name!r} is empty; the selection is unchanged.")
-    doc.set_selection(rect, mask, SelectionMode.REPLACE)
+    doc.select_active_segment(rect, mask)
     return f"Selected {name!r}."
 
 

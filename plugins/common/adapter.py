@@ -89,6 +89,11 @@ class DocumentAdapter(Protocol):
         None when the active layer is not one of the segments Auto-Segment made."""
         ...
 
+    def select_active_segment(self, rect: Rect, mask: bytes) -> None:
+        """Replace the selection with the active segment (`mask` of `rect`, as `active_segment` read it), as one undo
+        step where the editor can (Krita: its own Select Opaque on the mask; GIMP: an undo group)."""
+        ...
+
     def set_selection(self, rect: Rect, mask: bytes, mode: SelectionMode) -> None:
         """Replace the selection with, add to it or subtract from it the u8 `mask` of `rect`."""
         ...

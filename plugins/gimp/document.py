@@ -188,6 +188,9 @@ class GimpDocument:
                     _write(layer, rgba_from_mask(mask, segment_color(index), self._layer_format(layer)))
         pdb.gimp_displays_flush()
 
+    def select_active_segment(self, rect: Rect, mask: bytes) -> None:
+        self.set_selection(rect, mask, SelectionMode.REPLACE)  # already one undo group
+
     def set_selection(self, rect: Rect, mask: bytes, mode: SelectionMode) -> None:
         with self._undo_group():
             channel = self._image_channel("chromaseg object", rect, mask, (1.0, 0.0, 0.0))

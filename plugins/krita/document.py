@@ -33,6 +33,9 @@ from chromaseg.plugins.krita.colorspace import (
 from chromaseg.plugins.krita.constants import MASK_TYPES, NodeType
 
 
+SELECT_OPAQUE = "selectopaque"  # Krita's Select > Select Opaque (Replace) action
+
+
 class KritaDocument:
     """A Krita document and the layer the command works on."""
 
@@ -173,6 +176,17 @@ class KritaDocument:
 
     def add_segment_masks(self, name: str, rect: Rect, masks: Sequence[tuple[str, bytes]]) -> None:
         self._add_above_source(lambda: layers.selection_masks_group(self.doc, name, rect, masks), needs_rgb=False)
+
+    def select_active_segment(self, rect: Rect, mask: bytes) -> None:
+        """Krita's own Select Opaque on the active segment mask: unlike `Document.setSelection` (which Krita 5.1 does
+        not record), it is an undo step, so one Undo gives the previous selection back. The API's way when the
+        action is missing."""
+        action = Krita.instance().action(SELECT_OPAQUE)
+        if action is None:
+            self.set_selection(rect, mask, SelectionMode.REPLACE)
+            return
+        action.trigger()
+        self._show()
 
     def set_selection(self, rect: Rect, mask: bytes, mode: SelectionMode) -> None:
         found = layers.selection_from(mask, rect)

@@ -295,6 +295,9 @@ def scenario_auto_segment(window: Any) -> Facts:
     facts["select_segment"] = command("select_segment")
     facts["selected"] = selection_facts(doc)
     facts["active_after"] = doc.activeNode().name()
+    undo(doc)  # one Undo: the selection before Select Segment, the segments group kept
+    facts["after_undo"] = {**selection_facts(doc), "group_kept": group.name() in [n.name() for n in
+                                                                                   doc.rootNode().childNodes()]}
     facts["source_unchanged"] = digest(source) == before
     return facts
 

@@ -160,6 +160,9 @@ def test_select_segment_makes_the_active_segment_the_selection(facts: dict[str, 
     assert f["select_segment"]["message"] == f"Selected {segment['name']!r}."
     assert {k: f["selected"][k] for k in ("selected", "digest")} == {k: segment[k] for k in ("selected", "digest")}
     assert f["active_after"] == segment["name"]  # the artist can go on to the next segment
+    # Krita's own Select Opaque did it, so it is an undo step: one Undo gives the box back and keeps the group
+    assert f["after_undo"]["box"] == [10, 10, 20, 20] and f["after_undo"]["selected"] == 400
+    assert f["after_undo"]["group_kept"]
 
 
 def test_sixteen_bit_and_linear_float_documents(facts: dict[str, Any]) -> None:

@@ -88,6 +88,9 @@ class FakeDocument:
     def active_segment(self) -> tuple[str, Rect, bytes] | None:
         return self.segment
 
+    def select_active_segment(self, rect: Rect, mask: bytes) -> None:
+        self.set_selection(rect, mask, SelectionMode.REPLACE)
+
     def set_selection(self, rect: Rect, mask: bytes, mode: SelectionMode) -> None:
         self._write()
         self.selection_ops.append((rect, mask, mode))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import fake_qt
@@ -290,7 +291,8 @@ class Document:
         self.root = Node(self, "root", "grouplayer")
         self._active: Node | None = None
         self._selection: Selection | None = None
-        self.undo_steps: list[Node | tuple[str, str, str]] = []  # an added node, or the space before a conversion
+        # an added node, the space before a conversion, or the selection before a selection action
+        self.undo_steps: list[Node | tuple[str, str, str] | SelectionChange] = []
         self.conversions: list[tuple[str, tuple, tuple]] = []
         self.annotations: dict[str, bytes] = {}
         self.refreshes = 0  # refreshProjection calls
@@ -396,12 +398,35 @@ class Document:
         return True
 
     def undo(self) -> None:
-        """What Krita's Edit > Undo does to the last node addition or image conversion."""
+        """What Krita's Edit > Undo does to the last node addition, image conversion or selection action."""
         step = self.undo_steps.pop()
         if isinstance(step, Node):
             step.remove()
+        elif isinstance(step, SelectionChange):
+            self._selection = step.previous
         else:
             self._convert(*step)
+
+
+@dataclass
+class SelectionChange:
+    """An undo step of a selection action (Document.setSelection records none)."""
+
+    previous: "Selection | None"
+
+
+class Action:
+    """Krita's built-in actions the plugin triggers; Select Opaque on a selection mask selects what the mask holds."""
+
+    def __init__(self, krita: "Krita", name: str) -> None:
+        self._krita, self.name = krita, name
+
+    def trigger(self) -> None:
+        doc = self._krita.activeDocument()
+        node = doc.activeNode() if doc is not None else None
+        if self.name == "selectopaque" and node is not None and node.type() == "selectionmask":
+            doc.undo_steps.append(SelectionChange(doc._selection))
+            doc.setSelection(node.selection())
 
 
 class Notifier:
@@ -468,6 +493,9 @@ class Krita:
 
     def addDockWidgetFactory(self, factory: Any) -> None:
         self.docker_factories.append(factory)
+
+    def action(self, name: str) -> Action | None:
+        return Action(self, name) if name == "selectopaque" else None
 
 
 # --- what the extension and the docker derive from (enough to build the docker on fake_qt's widgets) ---------------

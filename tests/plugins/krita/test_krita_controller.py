@@ -126,11 +126,14 @@ def test_select_object_and_auto_segment(krita: Krita, controller: Controller) ->
     # pick a segment: its mask becomes the selection in one action, no daemon involved
     segment = max(group.childNodes(), key=lambda m: m.selection().width())
     doc.setActiveNode(segment)
+    before = doc.selection().pixelData(0, 0, W, H)
     last, _ = run(controller, "select_segment")
     assert last.state is State.DONE and last.message == f"Selected {segment.name()!r}."
     mask = segment.selection()
     assert doc.selection().pixelData(0, 0, W, H) == mask.pixelData(0, 0, W, H)
     assert bytes(mask.pixelData(0, 0, W, H)).count(255) > 0
+    doc.undo()  # Krita's own Select Opaque made it one undo step: the previous selection comes back
+    assert doc.selection().pixelData(0, 0, W, H) == before and group in doc.rootNode().childNodes()
 
 
 def test_select_segment_refuses_unless_a_segment_is_active(krita: Krita, controller: Controller) -> None:
