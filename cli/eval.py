@@ -11,8 +11,8 @@ from chromaseg.cli.colorize import ARCH_HELP, MODEL_HELP
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("eval", help="evaluate the colorizer on color photos",
                               description="PSNR, SSIM, mean CIEDE2000, colorfulness and CNR (photos reduced to a "
-                                          "long side of 256 px unless --long-side says otherwise), automatic and with simulated hints, beside the gray and "
-                                          "hint-propagation baselines.")
+                                          "long side of 256 px unless --long-side says otherwise), automatic and "
+                                          "with simulated hints, beside the gray and hint-propagation baselines.")
     p.add_argument("--images", required=True, help="folder of color photos")
     p.add_argument("--split", default=None, help="file listing the photos to use, relative to --images "
                                                   "(e.g. a training run's split/val.txt)")

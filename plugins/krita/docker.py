@@ -202,14 +202,19 @@ class ChromasegDocker(DockWidget):
 
     def show_colorizers(self, chosen: str | None) -> None:
         """The shipped model, then the published colorizers the daemon has installed (as its last status said); a
-        stored choice it does not have stays listed as such, so the artist's choice is never silently changed."""
+        stored choice it does not have stays listed as such, so the artist's choice is never silently changed. The
+        list is rebuilt only when it changes: the status refreshes every few seconds, and rebuilding would close a
+        list the artist has open."""
+        items = [(SHIPPED_COLORIZER, ""), *((name, name) for name in self.controller.colorizers)]
+        if chosen is not None and chosen not in self.controller.colorizers:
+            items.append((f"{chosen} (not installed)", chosen))
+        shown = [(self.colorizer.itemText(i), self.colorizer.itemData(i)) for i in range(self.colorizer.count())]
+        if items == shown and self.colorizer.currentData() == (chosen or ""):
+            return
         blocked = self.colorizer.blockSignals(True)
         self.colorizer.clear()
-        self.colorizer.addItem(SHIPPED_COLORIZER, "")
-        for name in self.controller.colorizers:
-            self.colorizer.addItem(name, name)
-        if chosen is not None and chosen not in self.controller.colorizers:
-            self.colorizer.addItem(f"{chosen} (not installed)", chosen)
+        for text, data in items:
+            self.colorizer.addItem(text, data)
         self.colorizer.setCurrentIndex(self.colorizer.findData(chosen or ""))
         self.colorizer.blockSignals(blocked)
 

@@ -103,6 +103,10 @@ def test_the_colorizer_choice_lists_the_daemons_installed_ones_and_is_stored(mak
     assert names == [SHIPPED_COLORIZER, "ddcolor-tiny", "siggraph17"]
     docker.colorizer.setCurrentIndex(2)
     assert docker.controller.settings.colorizer == "siggraph17"
+    listed = docker.colorizer.clear
+    docker.colorizer.clear = lambda: pytest.fail("the list was rebuilt without a change")  # an open list stays open
+    docker.show_colorizers(docker.controller.settings.colorizer)
+    docker.colorizer.clear = listed
     assert krita.settings[("chromaseg", "colorizer")] == "siggraph17"
     docker.controller.runner.colorizers = []  # a daemon without it: the artist's choice stays, marked
     docker.show_colorizers(docker.controller.settings.colorizer)
