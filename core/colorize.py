@@ -371,17 +371,3 @@ def get_model(model: torch.nn.Module | str | os.PathLike | None = None) -> torch
     """A ready network: the one given, a checkpoint path (loaded once) or, by default, the shipped weights."""
     return Colorizer.of(model).net
 
-
-def model_resolution(model: torch.nn.Module) -> int:
-    """The long side a network works at (:attr:`Colorizer.resolution`)."""
-    return Colorizer.of(model).resolution
-
-
-def model_temperature(model: torch.nn.Module) -> float:
-    """The annealed-mean temperature a network decodes with by default (:attr:`Colorizer.temperature`)."""
-    return Colorizer.of(model).temperature
-
-
-def model_vibrancy(model: torch.nn.Module) -> float:
-    """The vibrancy a network decodes with by default (:attr:`Colorizer.vibrancy`)."""
-    return Colorizer.of(model).vibrancy

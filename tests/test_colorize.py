@@ -173,7 +173,7 @@ def test_the_checkpoint_sets_the_default_resolution(model, tmp_path, monkeypatch
 
     save_checkpoint(model, tmp_path / "r.pt", extra={"resolution": 24})
     net = get_model(tmp_path / "r.pt")
-    assert mod.model_resolution(net) == 24 and mod.model_resolution(model) == mod.DEFAULT_RESOLUTION
+    assert mod.Colorizer.of(net).resolution == 24 and mod.Colorizer.of(model).resolution == mod.DEFAULT_RESOLUTION
     seen = []
     real = mod.predict_ab
     monkeypatch.setattr(mod, "predict_ab", lambda m, l, *a: seen.append(l.shape) or real(m, l, *a))
@@ -188,8 +188,8 @@ def test_the_checkpoint_sets_the_default_vibrancy(tmp_path) -> None:
     net = skewed_colorizer()
     save_checkpoint(net, tmp_path / "t.pt", extra={"vibrancy": 0.3, "temperature": 0.9})
     saved = get_model(tmp_path / "t.pt")
-    assert mod.model_vibrancy(saved) == 0.3 and mod.model_vibrancy(net) == mod.DEFAULT_VIBRANCY
-    assert mod.model_temperature(saved) == 0.9
+    assert mod.Colorizer.of(saved).vibrancy == 0.3 and mod.Colorizer.of(net).vibrancy == mod.DEFAULT_VIBRANCY
+    assert mod.Colorizer.of(saved).temperature == 0.9
     img = photo(40, 56)
     assert np.array_equal(colorize(img, model=saved), colorize(img, model=saved, vibrancy=0.3))
     assert not np.array_equal(colorize(img, model=saved), colorize(img, model=saved, vibrancy=1.0))
@@ -261,7 +261,7 @@ def test_shipped_weights_are_the_default_and_fit_the_budget(monkeypatch) -> None
     assert sum(p.stat().st_size for p in shipped) <= 25 * 2**20
     net = get_model()
     np.testing.assert_array_equal(ClassTable.load(ASSETS / "class_table.json").kept, net.table.kept)
-    assert 0 <= mod.model_vibrancy(net) < 1  # measured on validation photos (docs/model-card.md)
+    assert 0 <= mod.Colorizer.of(net).vibrancy < 1  # measured on validation photos (docs/model-card.md)
     img = photo(50, 70)
     out = colorize(img)
     assert out.shape == img.shape and np.abs(lightness(out) - lightness(img)).max() <= 0.5

@@ -137,13 +137,13 @@ def test_the_client_sends_a_typed_request_as_its_wire_params_and_refuses_another
 
 def test_the_daemon_reports_its_colorizers_own_defaults_refuses_the_old_vibrancy_range_and_takes_typed_requests(
         daemon: Daemon, tiny_colorizer_checkpoint: Path) -> None:
-    from chromaseg.core.colorize import get_model, model_resolution, model_vibrancy
+    from chromaseg.core.colorize import Colorizer, get_model
 
     net = get_model(tiny_colorizer_checkpoint)
     with daemon.client() as c:
         info = c.info()
         assert info["ops"] == list(OPS)
-        assert ColorizerInfo.from_info(info) == ColorizerInfo(model_vibrancy(net), model_resolution(net),
+        assert ColorizerInfo.from_info(info) == ColorizerInfo(Colorizer.of(net).vibrancy, Colorizer.of(net).resolution,
                                                               str(tiny_colorizer_checkpoint))
         layer = Frame(bytes(4 * 4 * 4), "u8", (4, 4, 4))
         with pytest.raises(RequestFailed) as refused:

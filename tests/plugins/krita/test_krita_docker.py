@@ -75,11 +75,11 @@ def test_changing_the_vibrancy_makes_it_the_artists_and_the_toggle_gives_it_back
 
 def test_the_docker_shows_the_daemons_own_vibrancy_without_making_it_the_artists(
         make_docker, daemon: Daemon, tiny_colorizer_checkpoint: Path) -> None:
-    from chromaseg.core.colorize import get_model, model_vibrancy
+    from chromaseg.core.colorize import Colorizer
 
     docker = make_docker(Settings(endpoint=daemon.endpoint, autostart=False))
     docker.refresh_status()
-    own = model_vibrancy(get_model(tiny_colorizer_checkpoint))
+    own = Colorizer.load(tiny_colorizer_checkpoint).vibrancy
     assert docker.controller.colorizer is not None and docker.controller.colorizer.vibrancy == own
     assert docker.model_vibrancy.text() == f"{MODEL_VIBRANCY} ({own:.2f})"
     assert docker.vibrancy.value() == round(own, 2) and docker.controller.settings.vibrancy is None
