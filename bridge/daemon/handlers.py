@@ -96,7 +96,8 @@ def run_job(op: str, models: Models, params: dict[str, Any], arrays: dict[str, n
 
 
 def segment(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str, np.ndarray]) -> Outcome:
-    """A prompt's mask (on the segmenter's current image, set only when the layer changed), or automatic segments."""
+    """A prompt's mask (on the segmenter's current image, set only when the layer changed), or automatic segments
+    with each one's class name."""
     seg = models.require("segmenter")
     layer = a["layer"]
     prompted = params["points"] or params["box"] or "selection" in a
@@ -113,10 +114,11 @@ def segment(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str
         ctx.progress("segment", 1, 1)
         out = np.where(mask, np.uint8(255), np.uint8(0))
         return {"backend": seg.backend, "pixels": int(mask.sum())}, [("mask", out)]
-    labels = seg.auto(layer, max_segments=params["max_segments"], min_area=params["min_area"])
+    auto = seg.auto(layer, max_segments=params["max_segments"], min_area=params["min_area"])
+    classes = seg.segment_classes(auto, layer)
     ctx.progress("segment", 1, 1)
-    wire = labels.astype(np.int32) + 1  # core's -1 (none) becomes the wire's 0
-    return {"backend": seg.backend, "segments": int(labels.max()) + 1}, [("segments", wire)]
+    wire = auto.astype(np.int32) + 1  # core's -1 (none) becomes the wire's 0
+    return {"backend": seg.backend, "segments": int(auto.max()) + 1, "classes": classes}, [("segments", wire)]
 
 
 def colorize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str, np.ndarray]) -> Outcome:

@@ -117,6 +117,22 @@ class Segmenter:
         """HxW int32 labels 0..n-1 (n <= max_segments) by decreasing area; -1 where no segment covers a pixel."""
         return self._impl.auto(check_image(image), max_segments, min_area)
 
+    def segment_classes(self, labels: np.ndarray, image: np.ndarray | None = None) -> list[str | None]:
+        """What each automatic segment is: for labels 0..n-1 of ``labels`` (as ``auto`` returns them, on ``image``,
+        default the image set), the PASCAL VOC class name that covers at least half of the segment by the backend's
+        class prior, else None. A backend without a prior (SAM, or the fallback without DeepLab) gives all None."""
+        labels = np.asarray(labels)
+        if image is None:
+            if self._image is None:
+                raise ValueError("no image: pass the image the labels were made from, or call set_image first")
+            image = self._image
+        if np.shape(image)[:2] != labels.shape:
+            raise ValueError(f"the labels are {labels.shape}, the image {np.shape(image)[:2]}")
+        classify = getattr(self._impl, "segment_classes", None)
+        if classify is None:
+            return [None] * (int(labels.max()) + 1 if labels.size else 0)
+        return classify(check_image(image), labels)
+
     def prompt(self, image: np.ndarray | None = None, points: Sequence[Sequence[float]] | np.ndarray | None = None,
                labels: Sequence[int] | np.ndarray | None = None,
                box: Sequence[int] | None = None, mask: np.ndarray | None = None) -> np.ndarray:

@@ -62,6 +62,14 @@ class ClassicBackend:
         """The image's cached DeepLab prior, or None without DeepLab."""
         return self.priors.get(rgb8) if self.priors is not None else None
 
+    def segment_classes(self, image: np.ndarray, labels: np.ndarray) -> list[str | None]:
+        """Each segment's VOC class by the image's prior (cached: ``auto`` on the same image computed it), all None
+        without DeepLab."""
+        prior = self.prior(to_rgb8(image))
+        if prior is None:
+            return [None] * (int(labels.max()) + 1 if labels.size else 0)
+        return prior.segment_classes(labels)
+
     def auto(self, image: np.ndarray, max_segments: int = 64, min_area: int | None = None) -> np.ndarray:
         rgb = to_rgb8(image)
         h, w = rgb.shape[:2]

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 PRIOR_SIDE = 448  # long side DeepLab sees: its logits come out at 1/8 of this
 BACKGROUND = 0
+CLASS_COVER = 0.5  # share of a segment's pixels one class must cover (by the prior's argmax) to name the segment
 
 
 def find_deeplab() -> nn.Module | None:
@@ -52,6 +53,30 @@ class Prior:
         import cv2
 
         return cv2.resize(self.probs[c], (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+
+    def segment_classes(self, labels: np.ndarray) -> list[str | None]:
+        """The PASCAL VOC class name of each segment of an (H, W) label map (0..n-1, -1 = none), in label order: the
+        object class that is the prior's most likely one on at least ``CLASS_COVER`` of the segment's pixels, else
+        None (mostly background, or no class that clear). The argmax map is resized (nearest) to the label map and
+        counted per segment and class in one bincount."""
+        import cv2
+
+        from chromaseg.core.semantic import VOC_CLASSES
+
+        n = int(labels.max()) + 1 if labels.size else 0
+        if n <= 0:
+            return []
+        classes = len(self.probs)
+        best = self.probs.argmax(axis=0).astype(np.uint8)
+        best = cv2.resize(best, (labels.shape[1], labels.shape[0]), interpolation=cv2.INTER_NEAREST)
+        inside = labels >= 0
+        counts = np.bincount(labels[inside].astype(np.int64) * classes + best[inside],
+                             minlength=n * classes).reshape(n, classes)
+        total = counts.sum(axis=1)
+        counts[:, BACKGROUND] = 0
+        top = counts.argmax(axis=1)
+        named = (counts[np.arange(n), top] >= CLASS_COVER * total) & (total > 0)
+        return [VOC_CLASSES[c] if ok else None for c, ok in zip(top.tolist(), named.tolist())]
 
 
 class PriorCache:

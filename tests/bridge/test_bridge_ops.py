@@ -170,6 +170,18 @@ def test_segment_auto_and_prompted(daemon, backend) -> None:
     assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255} and mask[32, 32] == 255
 
 
+def test_auto_segments_come_with_their_class_names(daemon, backend) -> None:
+    from chromaseg.core.semantic import VOC_CLASSES
+
+    layer = photo(64, 96, 3)
+    with daemon.client(backend) as c:
+        reply = c.request("segment", {"max_segments": 6}, {"layer": Frame.from_array(layer)})
+    classes = reply.result["classes"]
+    assert isinstance(classes, list) and len(classes) == reply.result["segments"] == array(
+        reply.frames["segments"]).max()
+    assert all(name is None or name in VOC_CLASSES[1:] for name in classes)
+
+
 def test_cancel_a_running_job(daemon, backend) -> None:
     layer = photo(2048, 4096, 3, seed=2)
     with daemon.client(backend) as c:
