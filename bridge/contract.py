@@ -184,6 +184,10 @@ class ColorizeParams(OpParams):
         help="A published colorizer installed with `chromaseg weights fetch NAME` (siggraph17 takes the hints as "
              "input; DDColor is automatic, hints correct its result; neither uses vibrancy); the shipped model when "
              "not set.")
+    preview: int | None = param(int, None, 32, 1024, step=32, label="Preview size (px)",
+                                help="A quick look: colorize a copy of the layer scaled down so its long side is at "
+                                     "most this (never enlarged); the result comes back at that size. The full "
+                                     "size when not set.")
 
 
 @dataclass(frozen=True)

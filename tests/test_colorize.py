@@ -265,3 +265,82 @@ def test_shipped_weights_are_the_default_and_fit_the_budget(monkeypatch) -> None
     img = photo(50, 70)
     out = colorize(img)
     assert out.shape == img.shape and np.abs(lightness(out) - lightness(img)).max() <= 0.5
+
+
+# --- preview (core/preview.py) ---------------------------------------------------------------------------------------
+
+
+def test_preview_size_rounds_keeps_at_least_a_pixel_and_never_enlarges() -> None:
+    from chromaseg.core.preview import preview_size
+
+    assert preview_size(200, 300, 64) == (43, 64)  # 200 * 64 / 300 = 42.67
+    assert preview_size(300, 200, 64) == (64, 43)
+    assert preview_size(1, 5000, 32) == (1, 32)
+    assert preview_size(40, 56, 1024) == (40, 56) and preview_size(64, 64, 64) == (64, 64)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_preview_inputs_scale_together_each_as_its_meaning_survives(dtype) -> None:
+    from chromaseg.core.preview import scale_inputs
+
+    top = 1.0 if dtype == np.float32 else np.iinfo(dtype).max
+    layer = (photo(200, 300).astype(np.float64) / 255 * top).astype(dtype)
+    sel = np.zeros((200, 300), np.uint8)
+    sel[:, :150] = 255
+    sel[:, 150:153] = 255  # a sliver: partial values at the preview's edge
+    labels = np.repeat(np.arange(300, dtype=np.int32)[None] // 100, 200, 0) * 7 - 1  # -1, 6, 13
+    hints = np.zeros((200, 300, 4), dtype)
+    hints[50, 60] = (0, 0, top, top)
+    small = scale_inputs(layer, 64, hints=hints, selection=sel, segments=labels)
+    assert small.size == (43, 64) and small.scale == 64 / 300
+    assert small.layer.shape == (43, 64, 3) and small.layer.dtype == dtype
+    assert small.selection.dtype == np.uint8 and 0 < small.selection[:, 32].min() < 255
+    assert small.selection[:, :32].min() == 255 and small.selection[:, 33:].max() == 0
+    assert small.segments.dtype == np.int32 and set(np.unique(small.segments)) == {-1, 6, 13}
+    assert small.hints.shape == (43, 64, 4) and small.hints.dtype == np.float32
+    painted = small.hints[..., 3] > 0
+    assert painted.sum() == 1 and painted[50 * 43 // 200, 60 * 64 // 300]
+    assert np.allclose(small.hints[painted][0, :3], (0, 0, 1))
+
+
+def test_preview_hints_keep_every_dab_painted_in_its_own_color() -> None:
+    from chromaseg.core.preview import scale_hints
+
+    hints = np.zeros((4096, 4096, 4), np.uint8)
+    hints[1000, 1000] = (255, 0, 0, 255)  # one pixel of 16384 in its preview pixel
+    hints[3000, 3000] = (0, 255, 0, 1)  # nearly transparent: still a hint
+    hints[2000:2003, 2000] = (0, 0, 255, 255)
+    hints[2000:2003, 2001] = (255, 255, 255, 128)  # two colors in one preview pixel: premultiplied mean
+    out = scale_hints(hints, 32, 32)
+    assert np.count_nonzero(out[..., 3] > 0) == 3
+    assert np.allclose(out[7, 7, :3], (1, 0, 0)) and np.allclose(out[23, 23, :3], (0, 1, 0))
+    assert np.allclose(out[15, 15, :3], (1 / 3, 1 / 3, 1), atol=1e-3)
+    assert out[7, 7, 3] == pytest.approx(1 / 16384)
+
+
+def test_a_preview_larger_than_the_layer_is_the_layer_itself() -> None:
+    from chromaseg.core.preview import scale_inputs
+
+    layer, hints = photo(40, 56), np.zeros((40, 56, 4), np.uint8)
+    same = scale_inputs(layer, 1024, hints=hints)
+    assert same.layer is layer and same.hints is hints and same.scale == 1.0 and same.size == (40, 56)
+
+
+def test_a_one_pixel_hint_on_a_large_layer_colors_the_preview_around_it(model) -> None:
+    """512x512 layer, a 1-pixel blue dab, preview 64: the dab is one preview pixel, and its color dominates there
+    and around it compared with the same preview colorized without hints."""
+    from chromaseg.core.preview import scale_inputs
+
+    yy, xx = np.mgrid[0:512, 0:512]
+    layer = np.stack([127 + 60 * np.sin(xx / (37 + c) + yy / (51 + c) + c) for c in range(3)], -1).astype(np.uint8)
+    hints = np.zeros((512, 512, 4), np.uint8)
+    hints[300, 200] = (30, 60, 230, 255)
+    small = scale_inputs(layer, 64, hints=hints)
+    (y, x), = np.argwhere(small.hints[..., 3] > 0)
+    with_hint = colorize(small.layer, hints=small.hints, model=model)
+    without = colorize(small.layer, model=model)
+    want = srgb_to_lab(np.array([[30, 60, 230]], np.uint8))[0, 1:]
+    near = (slice(y - 3, y + 4), slice(x - 3, x + 4))
+    off = [np.linalg.norm(srgb_to_lab(out[near])[..., 1:] - want, axis=-1).mean() for out in (with_hint, without)]
+    assert off[0] < 0.5 * off[1]
+    assert np.linalg.norm(srgb_to_lab(with_hint[y, x])[1:] - want) < 2

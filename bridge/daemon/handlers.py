@@ -122,39 +122,46 @@ def segment(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str
 
 
 def colorize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str, np.ndarray]) -> Outcome:
-    """The loaded Colorizer, or the published one the request names, on the layer; the daemon's segmenter is lent
-    when core says the request needs segments and the client sent none."""
+    """The loaded Colorizer, or the published one the request names, on the layer (or on its preview: core scales
+    the layer, hints, selection and segments together); the daemon's segmenter is lent when core says the request
+    needs segments and the client sent none."""
     from chromaseg.core.colorize import needs_segments
     from chromaseg.core.hints import hint_mask
+    from chromaseg.core.preview import scale_inputs
 
     colorizer = models.colorizer_for(params["colorizer"], ctx.progress)
     has_hints = "hints" in a and bool(hint_mask(a["hints"]).any())
     needed = needs_segments(harmonize=params["harmonize"], segment_pass=params["segment_pass"],
                             confine_hints=params["confine_hints"], has_hints=has_hints)
     segmenter = models.require("segmenter") if needed and "segments" not in a else None
+    segments = core_labels(a["segments"]) if "segments" in a else None
+    side = params["preview"] or max(a["layer"].shape[:2])  # no preview: the layer's own size, the arrays as they are
+    inputs = scale_inputs(a["layer"], side, hints=a.get("hints"), selection=a.get("selection"), segments=segments)
 
     def progress(stage: str, done: int, total: int) -> None:
         ctx.check_cancel()  # between stages and segment crops
         ctx.progress(stage, done, total)
 
     out = colorizer.colorize(
-        a["layer"],
-        hints=a.get("hints"),
-        selection=a.get("selection"),
+        inputs.layer,
+        hints=inputs.hints,
+        selection=inputs.selection,
         vibrancy=params["vibrancy"],
         harmonize=params["harmonize"],
-        segments=core_labels(a["segments"]) if "segments" in a else None,
+        segments=inputs.segments,
         segment_pass=params["segment_pass"],
         confine_hints=params["confine_hints"],
         segmenter=segmenter,
-        feather=params["feather"],
+        feather=params["feather"] * inputs.scale,
         resolution=params["resolution"],
         progress=progress,
     )
-    info = {"colorizer": models.status["colorizer"] if params["colorizer"] is None else
-            f"ready ({params['colorizer']}: {colorizer.path})"}
+    info: dict[str, Any] = {"colorizer": models.status["colorizer"] if params["colorizer"] is None else
+                            f"ready ({params['colorizer']}: {colorizer.path})"}
     if segmenter is not None:
         info["segmenter"] = segmenter.backend
+    if params["preview"] is not None:
+        info["preview"] = [inputs.size[1], inputs.size[0]]
     return info, [("layer", out)]
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import cv2
 import numpy as np
 import pytest
 from bridge_helpers import halves, photo
@@ -182,6 +183,24 @@ def test_auto_segments_come_with_their_class_names(daemon, backend) -> None:
     assert all(name is None or name in VOC_CLASSES[1:] for name in classes)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_colorize_preview_comes_back_at_the_previews_size(daemon, backend, dtype) -> None:
+    layer = photo(200, 300, 4, dtype)  # 300 wide, 200 high
+    hints = np.zeros((200, 300, 4), dtype)
+    hints[100, 150] = (1, 0, 0, 1) if dtype == np.float32 else (255, 0, 0, 255)
+    sel = np.full((200, 300), 255, np.uint8)
+    with daemon.client(backend) as c:
+        reply = c.request("colorize", {"preview": 64, "harmonize": True}, {
+            "layer": Frame.from_array(layer), "hints": Frame.from_array(hints), "selection": Frame.from_array(sel),
+            "segments": Frame.from_array(halves(200, 300))})
+        whole = c.request("colorize", {"preview": 1024}, {"layer": Frame.from_array(layer)})
+    f = reply.frames["layer"]
+    assert (f.dtype, f.shape) == (Frame.from_array(layer).dtype, (43, 64, 4))
+    assert reply.result["preview"] == [64, 43]
+    assert np.array_equal(array(f)[..., 3], cv2.resize(layer[..., 3], (64, 43), interpolation=cv2.INTER_AREA))
+    assert whole.frames["layer"].shape == (200, 300, 4) and whole.result["preview"] == [300, 200]
+
+
 def test_cancel_a_running_job(daemon, backend) -> None:
     layer = photo(2048, 4096, 3, seed=2)
     with daemon.client(backend) as c:
@@ -214,6 +233,7 @@ def test_cancel_of_an_unknown_job_says_so(daemon, backend) -> None:
         ("harmonize", {}, {"layer": np.zeros((4, 4, 3), np.int32), "segments": np.zeros((4, 4), np.int32)},
          "bad_dtype"),
         ("segment", {"points": [[1, 2]], "labels": [1, 0]}, {"layer": np.zeros((4, 4), np.uint8)}, "bad_params"),
+        ("colorize", {"preview": 16}, {"layer": np.zeros((4, 4), np.uint8)}, "bad_params"),
         ("ping", {"x": 1}, {}, "unknown_field"),
         ("ping", {}, {"junk": np.zeros(3, np.uint8)}, "unknown_field"),
     ],

@@ -86,6 +86,13 @@ def test_vibrancy_is_a_share_higher_is_bolder_and_its_default_is_the_models() ->
     assert validate("colorize", {})["vibrancy"] is None  # left to the model: core picks its own
 
 
+def test_colorizes_preview_is_a_long_side_in_steps_of_32_and_off_by_default() -> None:
+    spec = param_specs(ColorizeParams)["preview"]
+    assert (spec.kind, spec.lo, spec.hi, spec.step, spec.default) == ((int,), 32, 1024, 32, None)
+    assert spec.label == "Preview size (px)" and "long side" in spec.help
+    assert ColorizeParams(preview=64).to_params() == {"preview": 64}
+
+
 def test_the_settings_options_are_the_contracts_and_settings_refuse_what_the_daemon_refuses() -> None:
     for op, name, spec in numeric():
         if name not in OPTIONS:
