@@ -147,8 +147,8 @@ class CancelParams(OpParams):
 
 @dataclass(frozen=True)
 class SegmentParams(OpParams):
-    """A prompt (points, box or a `selection` frame) asks for one object's mask; no prompt, for automatic
-    segments."""
+    """A prompt (points, box, a `selection` frame or clicks painted on a `prompts` frame) asks for one object's mask;
+    no prompt, for automatic segments."""
 
     points: list | None = param(list, check=_points, hint=f"[[x, y], ...] (at most {MAX_PROMPT_POINTS})")
     labels: list | None = param(list, check=_labels, hint="[1 or 0 per point]")
@@ -210,6 +210,7 @@ class FrameName(str, Enum):
     SELECTION = "selection"
     HINTS = "hints"
     SEGMENTS = "segments"
+    PROMPTS = "prompts"
     PROTECT = "protect"
 
     def __str__(self) -> str:
@@ -227,7 +228,7 @@ class FrameRule:
 
 _LAYER = FrameRule(IMAGE_DTYPES, (0, 3, 4), required=True)
 _MASK = FrameRule(("u8",), (0,))
-_HINTS = FrameRule(IMAGE_DTYPES, (4,))  # RGBA: alpha > 0 is a painted hint
+_HINTS = FrameRule(IMAGE_DTYPES, (4,))  # RGBA: alpha > 0 is a painted hint (or, for segment's prompts, a click)
 _LABELS = FrameRule(("u8", "u16", "i32"), (0,))
 
 
@@ -254,8 +255,8 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("info"),
     Op("ping"),
     Op("echo", frames=None),
-    Op("segment", SegmentParams, {FrameName.LAYER: _LAYER, FrameName.SELECTION: _MASK}, job=True,
-       needs="segmenter"),
+    Op("segment", SegmentParams, {FrameName.LAYER: _LAYER, FrameName.SELECTION: _MASK, FrameName.PROMPTS: _HINTS},
+       job=True, needs="segmenter"),
     Op("colorize", ColorizeParams, {FrameName.LAYER: _LAYER, FrameName.SELECTION: _MASK,
                                     FrameName.HINTS: _HINTS, FrameName.SEGMENTS: _LABELS},
        job=True, needs="colorizer"),

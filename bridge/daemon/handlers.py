@@ -6,14 +6,18 @@ stays is the wire's side: content checks of received frames and the wire's label
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from chromaseg.bridge.contract import MAX_PROMPT_POINTS
 from chromaseg.bridge.daemon.models import Models
 from chromaseg.bridge.daemon.validation import box_pixels
 from chromaseg.bridge.daemon.worker import JobContext, Outcome
 from chromaseg.bridge.protocol import ErrorCode, ProtocolError
+
+if TYPE_CHECKING:
+    from chromaseg.core.segment.clicks import Clicks
 
 BAND_ROWS = 64  # rows per band of the float check: bounds what the check itself allocates
 _LUT_LABELS = 1 << 16  # label maps with labels below this are renumbered through a lookup table of this size at most
@@ -100,25 +104,49 @@ def segment(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str
     with each one's class name."""
     seg = models.require("segmenter")
     layer = a["layer"]
-    prompted = params["points"] or params["box"] or "selection" in a
+    points, labels, clicks = _prompt_points(params, a)
+    prompted = bool(points) or params["box"] is not None or "selection" in a
     if "selection" in a:
         _check_selection_prompt(a["selection"], params["box"])
     ctx.progress("segment", 0, 1)
     if prompted:
         models.segmenter_on(layer)
         try:
-            mask = seg.prompt(points=params["points"] or None, labels=params["labels"] or None, box=params["box"],
+            mask = seg.prompt(points=points or None, labels=labels or None, box=params["box"],
                               mask=a.get("selection"))
         except ValueError as exc:  # the segmenter's word for a prompt it cannot use (e.g. a region too thin)
             raise ProtocolError(ErrorCode.BAD_PARAMS, f"segment: the segmenter cannot use this prompt: {exc}") from None
         ctx.progress("segment", 1, 1)
         out = np.where(mask, np.uint8(255), np.uint8(0))
-        return {"backend": seg.backend, "pixels": int(mask.sum())}, [("mask", out)]
+        info: dict[str, Any] = {"backend": seg.backend, "pixels": int(mask.sum())}
+        if clicks is not None:
+            info["clicks"] = {"positive": clicks.positive, "negative": clicks.negative, "dropped": clicks.dropped}
+        return info, [("mask", out)]
     auto = seg.auto(layer, max_segments=params["max_segments"], min_area=params["min_area"])
     classes = seg.segment_classes(auto, layer)
     ctx.progress("segment", 1, 1)
     wire = auto.astype(np.int32) + 1  # core's -1 (none) becomes the wire's 0
     return {"backend": seg.backend, "segments": int(auto.max()) + 1, "classes": classes}, [("segments", wire)]
+
+
+def _prompt_points(params: dict[str, Any], a: dict[str, np.ndarray]) -> tuple[list, list, Clicks | None]:
+    """The prompt's points and labels: the params' (a point without labels is positive), then the clicks painted
+    on the `prompts` frame, if one came (core reads them; up to MAX_PROMPT_POINTS points in all). A prompts frame
+    must hold a positive click, unless the params or a box or selection already say where the object is."""
+    from chromaseg.core.segment.clicks import clicks_from_layer
+
+    points = list(params["points"] or ())
+    labels = list(params["labels"] or [1] * len(points))
+    if "prompts" not in a:
+        return points, labels, None
+    clicks = clicks_from_layer(a["prompts"], max_clicks=MAX_PROMPT_POINTS - len(points))
+    if len(clicks) == 0 and clicks.dropped == 0:
+        raise ProtocolError(ErrorCode.BAD_PARAMS, "segment: nothing is painted on the prompts frame: paint a dot on "
+                                                  "the object (any color but red; red dots exclude)")
+    if 1 not in labels and not clicks.positive and params["box"] is None and "selection" not in a:
+        raise ProtocolError(ErrorCode.BAD_PARAMS, "segment: the prompts frame has no positive click: paint a "
+                                                  "non-red dot on the object (red dots only exclude)")
+    return points + clicks.points.tolist(), labels + clicks.labels.tolist(), clicks
 
 
 def colorize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str, np.ndarray]) -> Outcome:

@@ -92,7 +92,8 @@ def _check_frames(op: str, rules: Mapping[str, FrameRule], frames: tuple[Descrip
 def _check_prompt(params: dict[str, Any], frames: Mapping[str, Descriptor], rid: str) -> None:
     """A prompt must designate pixels of the layer: points inside it, one label per point, a box that covers at least
     one whole pixel of it (after the same rounding and clipping the segmenter applies), and something positive (a
-    point labelled 1, a box or a selection). An empty point list means no points."""
+    point labelled 1, a box or a selection). An empty point list means no points. Clicks painted on a `prompts`
+    frame are pixels: the worker reads them (and refuses a frame without a positive click there)."""
     h, w = frames["layer"].shape[:2]
     points, labels, box = params["points"] or None, params["labels"], params["box"]
     if labels is not None and len(labels) != len(points or ()):
@@ -108,7 +109,7 @@ def _check_prompt(params: dict[str, Any], frames: Mapping[str, Descriptor], rid:
         cx0, cy0, cx1, cy1 = box_pixels(box, w, h)
         if cx1 <= cx0 or cy1 <= cy0:
             raise _bad_params("segment", f"'box' {preview(box)} covers no pixel of the {w}x{h} layer", rid)
-    if points is not None and box is None and "selection" not in frames and 1 not in (labels or [1]):
+    if points is not None and box is None and not {"selection", "prompts"} & set(frames) and 1 not in (labels or [1]):
         raise _bad_params("segment", "a prompt of negative points (label 0) alone selects nothing: add a positive "
                                      "point (label 1), a box or a selection", rid)
 
@@ -121,7 +122,8 @@ def box_pixels(box: list[Any], w: int, h: int) -> tuple[int, int, int, int]:
 
 def priority(op: str, params: Mapping[str, Any], frames: tuple[Descriptor, ...]) -> int:
     """A prompted segment (a click on an already encoded image) goes ahead of colorizations and automatic runs."""
-    if op == "segment" and (params.get("points") or params.get("box") or any(d.name == "selection" for d in frames)):
+    if op == "segment" and (params.get("points") or params.get("box")
+                            or any(d.name in ("selection", "prompts") for d in frames)):
         return INTERACTIVE
     return NORMAL
 

@@ -207,14 +207,25 @@ def degenerate_prompt(rid: str, rng: random.Random) -> Message:
 
 def bad_pixels(rid: str, rng: random.Random) -> Message:
     """Reaches the worker: refused there from the pixels, before any model runs."""
-    kind = rng.choice(["nan_layer", "nan_hints", "labels", "empty_selection", "selection_outside_box"])
-    if kind in ("nan_layer", "nan_hints"):
+    kind = rng.choice(["nan_layer", "nan_hints", "nan_prompts", "labels", "empty_selection", "selection_outside_box",
+                       "unpainted_prompts", "red_prompts"])
+    if kind in ("nan_layer", "nan_hints", "nan_prompts"):
         a = layer(rng, 4, np.float32)
         a[rng.randrange(H), rng.randrange(W), rng.randrange(4)] = rng.choice([np.nan, np.inf, -np.inf])
         if kind == "nan_layer":
             op = rng.choice(["colorize", "harmonize", "segment"])
             return job(op, rid, {}, {"layer": a}), frozenset({"bad_frame"})
+        if kind == "nan_prompts":
+            return job("segment", rid, {}, {"layer": layer(rng), "prompts": a}), frozenset({"bad_frame"})
         return job("colorize", rid, {}, {"layer": layer(rng), "hints": a}), frozenset({"bad_frame"})
+    if kind in ("unpainted_prompts", "red_prompts"):  # no positive click: refused before the segmenter runs
+        dtype = rng.choice([np.uint8, np.uint16, np.float32])
+        top = 1 if dtype == np.float32 else np.iinfo(dtype).max
+        prompts = np.zeros((H, W, 4), dtype)
+        if kind == "red_prompts":
+            prompts[rng.randrange(H), rng.randrange(W)] = (top, 0, 0, top)
+        params = {"points": [[1, 1]], "labels": [0]} if rng.random() < 0.5 else {}
+        return job("segment", rid, params, {"layer": layer(rng), "prompts": prompts}), frozenset({"bad_params"})
     if kind == "labels":
         side = int(np.ceil(np.sqrt(MAX_SEGMENTS + 1)))
         labels = np.arange(1, side * side + 1, dtype=np.int32).reshape(side, side)

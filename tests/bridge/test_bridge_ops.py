@@ -171,6 +171,39 @@ def test_segment_auto_and_prompted(daemon, backend) -> None:
     assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255} and mask[32, 32] == 255
 
 
+def test_segment_takes_clicks_painted_on_a_prompts_frame(daemon, backend) -> None:
+    layer = photo(64, 64, 3)
+    layer[16:48, 16:48] = (250, 20, 20)
+    prompts = np.zeros((64, 64, 4), np.float32)
+    cv2.circle(prompts, (32, 32), 3, (0.1, 0.9, 0.2, 1.0), 1)  # a green ring on the object: a positive click
+    prompts[2:4, 60:62] = (1.0, 0.0, 0.0, 0.5)  # a red dab outside: a negative click
+    with daemon.client(backend) as c:
+        reply = c.request("segment", {}, {"layer": Frame.from_array(layer), "prompts": Frame.from_array(prompts)})
+        mixed = c.request("segment", {"points": [[5, 60]], "labels": [0]},
+                          {"layer": Frame.from_array(layer), "prompts": Frame.from_array(prompts)})
+    mask = array(reply.frames["mask"])
+    assert mask[32, 32] == 255 and mask[2, 60] == 0
+    assert reply.result["clicks"] == {"positive": 1, "negative": 1, "dropped": 0}
+    assert reply.result["pixels"] == int(np.count_nonzero(mask))
+    assert mixed.result["clicks"] == {"positive": 1, "negative": 1, "dropped": 0}  # the params' point is added
+
+
+@pytest.mark.parametrize("paint,words", [(None, "nothing is painted"), ((255, 0, 0, 255), "no positive click")])
+def test_a_prompts_frame_without_a_positive_click_is_refused_in_words(daemon, backend, paint, words) -> None:
+    layer = photo(32, 32, 3)
+    prompts = np.zeros((32, 32, 4), np.uint8)
+    if paint is not None:
+        prompts[10:13, 10:13] = paint
+    with daemon.client(backend) as c:
+        with pytest.raises(RequestFailed) as err:
+            c.request("segment", {}, {"layer": Frame.from_array(layer), "prompts": Frame.from_array(prompts)})
+        assert err.value.code == "bad_params" and words in str(err.value)
+        if paint is not None:  # a red click beside a box: it only excludes, the box says where the object is
+            reply = c.request("segment", {"box": [4, 4, 28, 28]},
+                              {"layer": Frame.from_array(layer), "prompts": Frame.from_array(prompts)})
+            assert reply.result["clicks"] == {"positive": 0, "negative": 1, "dropped": 0}
+
+
 def test_auto_segments_come_with_their_class_names(daemon, backend) -> None:
     from chromaseg.core.semantic import VOC_CLASSES
 
@@ -233,6 +266,10 @@ def test_cancel_of_an_unknown_job_says_so(daemon, backend) -> None:
         ("harmonize", {}, {"layer": np.zeros((4, 4, 3), np.int32), "segments": np.zeros((4, 4), np.int32)},
          "bad_dtype"),
         ("segment", {"points": [[1, 2]], "labels": [1, 0]}, {"layer": np.zeros((4, 4), np.uint8)}, "bad_params"),
+        ("segment", {}, {"layer": np.zeros((4, 4), np.uint8), "prompts": np.zeros((4, 4, 3), np.uint8)}, "bad_shape"),
+        ("segment", {}, {"layer": np.zeros((4, 4), np.uint8), "prompts": np.zeros((4, 4, 4), np.int32)}, "bad_dtype"),
+        ("segment", {}, {"layer": np.zeros((4, 4), np.uint8), "prompts": np.full((4, 4, 4), np.nan, np.float32)},
+         "bad_frame"),
         ("colorize", {"preview": 16}, {"layer": np.zeros((4, 4), np.uint8)}, "bad_params"),
         ("ping", {"x": 1}, {}, "unknown_field"),
         ("ping", {}, {"junk": np.zeros(3, np.uint8)}, "unknown_field"),

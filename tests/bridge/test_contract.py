@@ -86,6 +86,18 @@ def test_vibrancy_is_a_share_higher_is_bolder_and_its_default_is_the_models() ->
     assert validate("colorize", {})["vibrancy"] is None  # left to the model: core picks its own
 
 
+def test_segments_prompts_frame_takes_what_colorizes_hints_frame_takes() -> None:
+    segment, colorize = OPS["segment"].frames, OPS["colorize"].frames
+    assert segment[FrameName.PROMPTS] == colorize[FrameName.HINTS] and not segment[FrameName.PROMPTS].required
+    assert str(FrameName.PROMPTS) == "prompts"
+    for dtype in contract.IMAGE_DTYPES:  # any layer dtype, RGBA of the layer's size
+        frames = (Descriptor("layer", "u8", (4, 4, 3)), Descriptor("prompts", dtype, (4, 4, 4)))
+        assert validation.validate(Request("segment", "x", {}, frames))["points"] is None
+        assert validation.priority("segment", {}, frames) == validation.INTERACTIVE  # a click is interactive
+    frames = (Descriptor("layer", "u8", (4, 4, 3)), Descriptor("prompts", "u8", (4, 4, 4)))
+    assert validation.validate(Request("segment", "x", {"points": [[1, 1]], "labels": [0]}, frames))  # +clicks
+
+
 def test_colorizes_preview_is_a_long_side_in_steps_of_32_and_off_by_default() -> None:
     spec = param_specs(ColorizeParams)["preview"]
     assert (spec.kind, spec.lo, spec.hi, spec.step, spec.default) == ((int,), 32, 1024, 32, None)
