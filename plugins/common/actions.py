@@ -15,6 +15,7 @@ from chromaseg.plugins.common import naming
 from chromaseg.plugins.common.adapter import DocumentAdapter, SelectionMode
 from chromaseg.plugins.common.errors import PluginError
 from chromaseg.plugins.common.geometry import Rect, context_margin, mask_bbox
+from chromaseg.plugins.common.naming import PaintedLayer
 from chromaseg.plugins.common.pixels import (
     PixelFormat,
     alpha_mask,
@@ -86,9 +87,9 @@ def _layer_frame(doc: DocumentAdapter, rect: Rect, fmt: PixelFormat) -> Frame:
     return Frame(to_wire(doc.read_layer(rect), fmt), fmt.wire_dtype, (rect.h, rect.w, 4))
 
 
-def _hints(doc: DocumentAdapter, rect: Rect) -> Frame | None:
-    """The hint layer as a wire frame, or None when it is missing or nothing is painted on it in `rect`."""
-    read = doc.read_hints(rect)
+def _painted(doc: DocumentAdapter, kind: PaintedLayer, rect: Rect) -> Frame | None:
+    """The hint or clicks layer as a wire frame, or None when it is missing or nothing is painted on it in `rect`."""
+    read = doc.read_painted(kind, rect)
     if read is None:
         return None
     data, fmt = read
@@ -117,7 +118,7 @@ def colorize(doc: DocumentAdapter, settings: Settings, *, selection_only: bool) 
     frames = {"layer": _layer_frame(doc, region.rect, fmt)}
     if region.selection is not None:
         frames["selection"] = _mask_frame(region.selection, region.rect)
-    hints = _hints(doc, region.rect)
+    hints = _painted(doc, PaintedLayer.HINTS, region.rect)
     if hints is not None:
         frames["hints"] = hints
     params = ColorizeParams(
@@ -145,7 +146,7 @@ def harmonize(doc: DocumentAdapter, settings: Settings) -> Plan:
     frames = {"layer": _layer_frame(doc, region.rect, fmt)}
     if region.selection is not None:
         frames["selection"] = _mask_frame(region.selection, region.rect)
-    hints = _hints(doc, region.rect)
+    hints = _painted(doc, PaintedLayer.HINTS, region.rect)
     if hints is not None:  # the daemon keeps its painted pixels as they are
         frames["hints"] = hints
     name = naming.harmonized_name(doc.layer_name(), protected=hints is not None, selection=region.selection is not None)
@@ -160,15 +161,33 @@ def harmonize(doc: DocumentAdapter, settings: Settings) -> Plan:
 
 
 _DONE = {SelectionMode.REPLACE: "replaced", SelectionMode.ADD: "was added to", SelectionMode.SUBTRACT: "was cut from"}
+_CLICKS = f"dots painted on the {PaintedLayer.CLICKS.value!r} layer (Add Object Clicks Layer; red dots: not the object)"
 
 
 def select_object(doc: DocumentAdapter, settings: Settings, mode: SelectionMode) -> Plan:
-    """The selection (a box or a rough lasso) is the prompt; the object's mask replaces, is added to or is cut from
-    the selection."""
-    region = _require_selection(doc, settings, "Select object")
-    assert region.selection is not None
-    layer = _layer_frame(doc, region.rect, doc.pixel_format())
-    frames = {"layer": layer, "selection": _mask_frame(region.selection, region.rect)}
+    """The object a prompt designates replaces, is added to or is cut from the selection.
+
+    Replace takes the selection (a box or a rough lasso) as the prompt, refined by the clicks painted inside it, or
+    the clicks alone when nothing is selected. Add and Subtract take the clicks only: the selection is what the new
+    object is combined with, never part of its prompt (a box beside a selected head would otherwise prompt for the
+    head and the background between them)."""
+    selected = _selected(doc, settings, context=True)
+    if mode is SelectionMode.SUBTRACT and selected is None:
+        raise PluginError("Subtract object needs a selection to cut the object from; nothing is selected.")
+    region = selected if mode is SelectionMode.REPLACE and selected is not None else _whole_layer(doc)
+    frames = {"layer": _layer_frame(doc, region.rect, doc.pixel_format())}
+    clicks = _painted(doc, PaintedLayer.CLICKS, region.rect)
+    if clicks is not None:
+        frames["prompts"] = clicks
+    if region is selected:
+        assert region.selection is not None
+        frames["selection"] = _mask_frame(region.selection, region.rect)
+    elif clicks is None:
+        if mode is SelectionMode.REPLACE:
+            raise PluginError(f"Select object needs a prompt: select a box or a rough lasso around the object, or "
+                              f"use {_CLICKS}.")
+        raise PluginError(f"{mode.value.capitalize()} object takes the object from {_CLICKS}; the selection is what "
+                          "it is combined with. Paint a dot on the object first.")
 
     def apply(reply: Reply) -> str:
         frame = reply.frames.get("mask")
@@ -176,11 +195,23 @@ def select_object(doc: DocumentAdapter, settings: Settings, mode: SelectionMode)
             raise PluginError("The daemon sent no usable object mask; the selection is unchanged.")
         mask = bytes(frame.data)
         if not any_set(mask):
-            raise PluginError("No object was found in the selection; the selection is unchanged.")
+            raise PluginError("No object was found there; the selection is unchanged.")
         doc.set_selection(region.rect, mask, mode)
-        return f"The object ({mask.count(255)} px) {_DONE[mode]} the selection."
+        return f"The object ({mask.count(255)} px{_clicks_used(reply)}) {_DONE[mode]} the selection."
 
     return Plan(f"Select object ({mode.value})", "segment", SegmentParams(), frames, apply)
+
+
+def _clicks_used(reply: Reply) -> str:
+    """", from 2 clicks and 1 not-object click" when the daemon used painted clicks."""
+    clicks = reply.result.get("clicks")
+    if not isinstance(clicks, dict):
+        return ""
+    pos, neg = clicks.get("positive"), clicks.get("negative")
+    if not isinstance(pos, int) or not isinstance(neg, int):
+        return ""
+    said = f", from {pos} click{'s' * (pos != 1)}"
+    return said + (f" and {neg} not-object click{'s' * (neg != 1)}" if neg else "")
 
 
 def auto_segment(doc: DocumentAdapter, settings: Settings) -> Plan:
@@ -198,12 +229,20 @@ def auto_segment(doc: DocumentAdapter, settings: Settings) -> Plan:
         masks = label_masks(frame.data, count)
         if not masks:
             raise PluginError("No segments were found; the document is unchanged.")
-        named = [(naming.segment_name(label, mask.count(255)), mask) for label, mask in masks]
+        kinds = _segment_classes(reply, count)
+        named = [(naming.segment_name(label, mask.count(255), kinds[label - 1]), mask) for label, mask in masks]
         name = naming.segments_name(source, len(named))
         doc.add_segment_masks(name, rect, named)
         return f"Added {name!r}: pick a segment's mask to select it."
 
     return Plan("Auto-segment", "segment", SegmentParams(max_segments=settings.max_segments), {"layer": layer}, apply)
+
+
+def _segment_classes(reply: Reply, count: int) -> list[str | None]:
+    """What each segment 1..count is ("person"), as the daemon's semantic prior says; None where it does not know."""
+    said = reply.result.get("classes")
+    said = said if isinstance(said, list) else []
+    return [kind if isinstance(kind, str) and kind else None for kind in said[:count]] + [None] * (count - len(said))
 
 
 NO_SEGMENT = "Select Segment: make a segment of an Auto-Segment group active first."
@@ -222,12 +261,26 @@ def select_segment(doc: DocumentAdapter) -> str:
     return f"Selected {name!r}."
 
 
-def add_hint_layer(doc: DocumentAdapter) -> str:
-    """Create the "Color hints" layer (no daemon needed); the status line says what to do next."""
+_PAINT_NEXT = {PaintedLayer.HINTS: "paint colors on it, then colorize",
+               PaintedLayer.CLICKS: "paint a dot on the object (red dots: not the object), then Select Object"}
+
+
+def add_painted_layer(doc: DocumentAdapter, kind: PaintedLayer) -> str:
+    """Create the hint or clicks layer (no daemon needed); the status line says what to do next."""
     note = doc.conversion_note()
-    if doc.add_hint_layer():
-        return _noted(f"Added {naming.HINT_LAYER_NAME!r}: paint colors on it, then colorize.", note)
-    return f"{naming.HINT_LAYER_NAME!r} already exists: paint colors on it, then colorize."
+    if doc.add_painted_layer(kind):
+        return _noted(f"Added {kind.value!r}: {_PAINT_NEXT[kind]}.", note)
+    return f"{kind.value!r} already exists: {_PAINT_NEXT[kind]}."
+
+
+def hint_at_selection(doc: DocumentAdapter, settings: Settings) -> str:
+    """A color point without brush settings: the foreground color fills the selection on the hint layer (a small
+    selection is a dab of that size)."""
+    if _selected(doc, settings, context=False) is None:
+        raise PluginError("Add hint at selection: select where the color goes first (a small ellipse is a dab).")
+    note = doc.conversion_note()
+    color = doc.paint_hint_at_selection()
+    return _noted(f"Painted a {color} hint over the selection on {PaintedLayer.HINTS.value!r}.", note)
 
 
 def _noted(message: str, note: str) -> str:

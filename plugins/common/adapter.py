@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Protocol, Sequence
 
 from chromaseg.plugins.common.geometry import Rect
+from chromaseg.plugins.common.naming import PaintedLayer
 from chromaseg.plugins.common.pixels import PixelFormat
 
 
@@ -60,13 +61,20 @@ class DocumentAdapter(Protocol):
         """The selection as a u8 plane of `rect` (all 0 when nothing is selected)."""
         ...
 
-    def read_hints(self, rect: Rect) -> tuple[bytes, PixelFormat] | None:
-        """The hint layer's pixels in `rect` and their layout, or None when the document has no hint layer."""
+    def read_painted(self, kind: PaintedLayer, rect: Rect) -> tuple[bytes, PixelFormat] | None:
+        """The pixels of the hint or clicks layer in `rect` and their layout, or None when the document has no such
+        layer."""
         ...
 
-    def add_hint_layer(self) -> bool:
-        """Create the empty hint layer above the source and remember the source for it; False when it already exists
-        (nothing done)."""
+    def add_painted_layer(self, kind: PaintedLayer) -> bool:
+        """Create the empty hint or clicks layer above the source and remember the source for it; False when it
+        already exists (nothing done)."""
+        ...
+
+    def paint_hint_at_selection(self) -> str:
+        """Fill the selection with the foreground color on the hint layer (made first when missing), as the editor's
+        own fill does it: one undo step where the editor can. Returns the color as "#rrggbb"; PluginError when
+        nothing is selected."""
         ...
 
     def conversion_note(self) -> str:

@@ -11,6 +11,7 @@ from typing import Callable, Union
 from chromaseg.plugins.common import actions
 from chromaseg.plugins.common.actions import Plan
 from chromaseg.plugins.common.adapter import DocumentAdapter, SelectionMode, SourceRole
+from chromaseg.plugins.common.naming import PaintedLayer
 from chromaseg.plugins.common.settings import Settings
 
 Outcome = Union[Plan, str]
@@ -33,15 +34,24 @@ COMMANDS: tuple[Command, ...] = (
             lambda doc, s: actions.colorize(doc, s, selection_only=True)),
     Command("hint_layer", "Add Color Hint Layer",
             "Add the 'Color hints' layer: every pixel painted on it is a color hint for colorize.",
-            lambda doc, s: actions.add_hint_layer(doc)),
+            lambda doc, s: actions.add_painted_layer(doc, PaintedLayer.HINTS)),
+    Command("hint_at_selection", "Add Hint at Selection",
+            "Fill the selection with the foreground color on the 'Color hints' layer: a color point of the "
+            "selection's size, no brush needed.",
+            lambda doc, s: actions.hint_at_selection(doc, s)),
+    Command("clicks_layer", "Add Object Clicks Layer",
+            "Add the 'Object clicks' layer: a dot painted on it is a click on the object, a red dot a click on what "
+            "is not the object.",
+            lambda doc, s: actions.add_painted_layer(doc, PaintedLayer.CLICKS)),
     Command("select_object", "Select Object",
-            "Replace the selection (a box or a rough lasso around something) by the object inside it.",
+            "Replace the selection by the object inside it (a box or a rough lasso around it), refined by the dots on "
+            "'Object clicks'; or by the object the dots are on when nothing is selected.",
             lambda doc, s: actions.select_object(doc, s, SelectionMode.REPLACE)),
     Command("select_object_add", "Add Object to Selection",
-            "Add the object inside the selection to the selection.",
+            "Add the object the dots on 'Object clicks' are on to the selection (red dots: not the object).",
             lambda doc, s: actions.select_object(doc, s, SelectionMode.ADD)),
     Command("select_object_subtract", "Subtract Object from Selection",
-            "Cut the object inside the selection out of the selection.",
+            "Cut the object the dots on 'Object clicks' are on out of the selection (red dots: not the object).",
             lambda doc, s: actions.select_object(doc, s, SelectionMode.SUBTRACT)),
     Command("auto_segment", "Auto-Segment",
             "Find the objects of the layer (or the selected region) as a group of selection masks to pick from.",

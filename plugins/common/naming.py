@@ -2,9 +2,25 @@
 documents itself (two colorizations with different vibrancy can be told apart without opening anything)."""
 from __future__ import annotations
 
+from enum import Enum
+
 from chromaseg.plugins.common.settings import Settings
 
-HINT_LAYER_NAME = "Color hints"
+
+class PaintedLayer(str, Enum):
+    """The layers the artist paints prompts on, by their names. What is painted (alpha > 0) is read by the daemon's
+    core, never interpreted here: on "Color hints" every painted pixel is a color hint; on "Object clicks" every
+    painted dot is a click on the object, a red one a click on what is not the object."""
+
+    HINTS = "Color hints"
+    CLICKS = "Object clicks"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+HINT_LAYER_NAME = PaintedLayer.HINTS.value
+CLICKS_LAYER_NAME = PaintedLayer.CLICKS.value
 SEP = " · "
 COLORIZED, HARMONIZED, SEGMENTS = "Colorized", "Harmonized", "Segments"  # the first word of what the plugin makes
 MADE_BY_PLUGIN = (COLORIZED, HARMONIZED, SEGMENTS)
@@ -44,9 +60,11 @@ def segments_name(source: str, count: int) -> str:
     return SEP.join([SEGMENTS, source, f"{count} found"])
 
 
-def segment_name(label: int, pixels: int) -> str:
-    """One segment's mask, with its size so the artist can tell the big ones from specks."""
-    return f"Segment {label} ({pixels} px)"
+def segment_name(label: int, pixels: int, kind: str | None = None) -> str:
+    """One segment's mask: what the daemon's semantic prior says it is, when it knows ("Segment 2 · person"), and
+    its size, so the artist can tell the big ones from specks."""
+    named = f"Segment {label}" if kind is None else f"Segment {label}{SEP}{kind}"
+    return f"{named} ({pixels} px)"
 
 
 def made_by_plugin(name: str) -> bool:

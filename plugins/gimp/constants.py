@@ -46,6 +46,12 @@ class LayerMode(str, Enum):
     LAYER_MODE_LCH_COLOR = "lch-color"
 
 
+class FillType(IntEnum):
+    """pdb.gimp_drawable_edit_fill"""
+
+    FILL_FOREGROUND = 0
+
+
 class ParasiteFlags(IntEnum):
     """drawable.attach_new_parasite"""
 
@@ -58,5 +64,6 @@ ADD_MASK_WHITE, ADD_MASK_BLACK, ADD_MASK_SELECTION = AddMaskType
 CHANNEL_OP_ADD, CHANNEL_OP_SUBTRACT, CHANNEL_OP_REPLACE, CHANNEL_OP_INTERSECT = ChannelOps
 LAYER_MODE_NORMAL, LAYER_MODE_LCH_COLOR = LayerMode
 (PARASITE_PERSISTENT,) = ParasiteFlags
+(FILL_FOREGROUND,) = FillType
 
 __all__ = [name for name in dir() if name.isupper()]

@@ -1,8 +1,8 @@
 """The GIMP side of `plugins.common.adapter.DocumentAdapter`, written with gimpfu calls only, so the same code runs
 on GIMP 3 and on the in-memory backend of the unit tests.
 
-The source is the active drawable, unless it is a layer the plug-in made: the hint layer leads to the layer it was
-made for (its tattoo, kept in a parasite of the hint layer), a result or segments layer to the layer it was made from
+The source is the active drawable, unless it is a layer the plug-in made: the hint and clicks layers lead to the layer
+they were made for (its tattoo, kept in a parasite of each), a result or segments layer to the layer it was made from
 (its name says which). Every write is one undo group (a gray image's conversion to RGB included); results are new
 layers above the source and its earlier results, newest on top (the source is never written), masks are layer masks
 or channels the artist can still edit. Select Segment reads the active drawable itself (`SourceRole.ACTIVE_SEGMENT`):
@@ -17,12 +17,14 @@ from chromaseg.plugins.common import naming
 from chromaseg.plugins.common.adapter import SelectionMode, SourceRole
 from chromaseg.plugins.common.errors import PluginError
 from chromaseg.plugins.common.geometry import Rect
+from chromaseg.plugins.common.naming import PaintedLayer
 from chromaseg.plugins.common.pixels import PixelFormat, rgba_from_mask
 from chromaseg.plugins.gimp.gimpfu import (
     ADD_MASK_WHITE,
     CHANNEL_OP_ADD,
     CHANNEL_OP_REPLACE,
     CHANNEL_OP_SUBTRACT,
+    FILL_FOREGROUND,
     INDEXED,
     LAYER_MODE_NORMAL,
     PARASITE_PERSISTENT,
@@ -36,13 +38,14 @@ from chromaseg.plugins.gimp.segment_colors import segment_color
 _CHANNEL_OPS = {SelectionMode.REPLACE: CHANNEL_OP_REPLACE, SelectionMode.ADD: CHANNEL_OP_ADD,
                 SelectionMode.SUBTRACT: CHANNEL_OP_SUBTRACT}
 SEGMENT_OPACITY = 50.0  # % of each tinted segment layer: the photo shows through, the segments still tell apart
-HINT_SOURCE_PARASITE = "chromaseg-hint-source"  # on the hint layer: the tattoo of the layer its hints are for
+SOURCE_PARASITE = "chromaseg-hint-source"  # on a hint or clicks layer: the tattoo of the layer it is painted for
 
 
 class GimpDocument:
     """An image and its active drawable, plus the artist's choices of where results go.
 
-    hint_layer: name of the layer whose painted pixels (alpha > 0) are color hints.
+    hint_layer: name of the layer whose painted pixels (alpha > 0) are color hints (object clicks are always on
+        `PaintedLayer.CLICKS`).
     result_mode: layer mode of result layers (LAYER_MODE_LCH_COLOR keeps the source's lightness).
     segments_as_channels: auto-segment writes channels instead of a layer group of masks.
     source: which layer a result layer leads to when it is the active drawable (`SourceRole`).
@@ -62,23 +65,27 @@ class GimpDocument:
     def _resolve(self, active: Any, role: SourceRole) -> Any:
         if role is SourceRole.ACTIVE_SEGMENT:
             return active  # Select Segment reads the active segment itself
-        if active.name == self.hint_layer:
-            return self._hint_source(active) or active
+        if active.name in (self.hint_layer, PaintedLayer.CLICKS.value):
+            return self._painted_source(active) or active
         keep_result = role is SourceRole.ACTIVE_RESULT and not active.name.startswith(naming.SEGMENTS + naming.SEP)
         if naming.made_by_plugin(active.name) and not keep_result:
             return next((layer for layer in self._below(active) if naming.derived_from(active.name, layer.name)
                          and not naming.made_by_plugin(layer.name)), active)
         return active
 
-    def _hint_source(self, hints: Any) -> Any | None:
-        """The layer remembered when the hint layer was made, else the nearest own layer below the hints."""
-        tattoo = hints.parasite_find(HINT_SOURCE_PARASITE)
+    def _painted_source(self, painted: Any) -> Any | None:
+        """The layer remembered when the hint or clicks layer was made, else the nearest own layer below it."""
+        tattoo = painted.parasite_find(SOURCE_PARASITE)
         if tattoo:
             found = pdb.gimp_image_get_layer_by_tattoo(self.image, int(tattoo))
             if found is not None:
                 return found
-        return next((layer for layer in self._below(hints) if getattr(layer, "children", None) is None
-                     and layer.name != self.hint_layer and not naming.made_by_plugin(layer.name)), None)
+        return next((layer for layer in self._below(painted) if getattr(layer, "children", None) is None
+                     and layer.name not in (self.hint_layer, PaintedLayer.CLICKS.value)
+                     and not naming.made_by_plugin(layer.name)), None)
+
+    def _painted_name(self, kind: PaintedLayer) -> str:
+        return self.hint_layer if kind is PaintedLayer.HINTS else kind.value
 
     def _siblings(self, item: Any) -> list[Any]:
         """`item` and its siblings, top first."""
@@ -123,8 +130,8 @@ class GimpDocument:
     def read_selection(self, rect: Rect) -> bytes:
         return _read(self.image.selection, rect)
 
-    def read_hints(self, rect: Rect) -> tuple[bytes, PixelFormat] | None:
-        layer = pdb.gimp_image_get_layer_by_name(self.image, self.hint_layer)
+    def read_painted(self, kind: PaintedLayer, rect: Rect) -> tuple[bytes, PixelFormat] | None:
+        layer = pdb.gimp_image_get_layer_by_name(self.image, self._painted_name(kind))
         if layer is None or layer == self.drawable or getattr(layer, "children", None) is not None:
             return None
         return _read(layer, rect), self.pixel_format()
@@ -145,17 +152,33 @@ class GimpDocument:
 
     # --- writes (one undo group each) ---
 
-    def add_hint_layer(self) -> bool:
-        if pdb.gimp_image_get_layer_by_name(self.image, self.hint_layer) is not None:
-            return False
+    def add_painted_layer(self, kind: PaintedLayer) -> bool:
         with self._undo_group():
-            self._ensure_rgb()
-            layer = gimp.Layer(self.image, self.hint_layer, self.image.width, self.image.height, RGBA_IMAGE, 100.0,
-                               LAYER_MODE_NORMAL)
-            self._insert_above_source(layer)
-            layer.attach_new_parasite(HINT_SOURCE_PARASITE, PARASITE_PERSISTENT, str(self.drawable.tattoo).encode())
+            added = self._add_painted(kind)
         pdb.gimp_displays_flush()
+        return added
+
+    def _add_painted(self, kind: PaintedLayer) -> bool:
+        name = self._painted_name(kind)
+        if pdb.gimp_image_get_layer_by_name(self.image, name) is not None:
+            return False
+        self._ensure_rgb()  # colors, even a red dot, cannot show in a gray image
+        layer = gimp.Layer(self.image, name, self.image.width, self.image.height, RGBA_IMAGE, 100.0,
+                           LAYER_MODE_NORMAL)
+        self._insert_above_source(layer)
+        layer.attach_new_parasite(SOURCE_PARASITE, PARASITE_PERSISTENT, str(self.drawable.tattoo).encode())
         return True
+
+    def paint_hint_at_selection(self) -> str:
+        """GIMP's own Edit > Fill with FG Color on the hint layer (made first when missing), in one undo group."""
+        with self._undo_group():
+            self._add_painted(PaintedLayer.HINTS)
+            hints = pdb.gimp_image_get_layer_by_name(self.image, self.hint_layer)
+            if hints is None or getattr(hints, "children", None) is not None:
+                raise PluginError(f"{self.hint_layer!r} is a layer group: name a paint layer for the hints.")
+            pdb.gimp_drawable_edit_fill(hints, FILL_FOREGROUND)
+        pdb.gimp_displays_flush()
+        return "#" + "".join(f"{round(255 * c):02x}" for c in pdb.gimp_context_get_foreground())
 
     def add_result_layer(self, name: str, rect: Rect, pixels: bytes, mask: bytes | None) -> None:
         with self._undo_group():

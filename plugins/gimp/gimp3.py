@@ -3,6 +3,9 @@ calls map onto libgimp through GObject introspection. Imported only inside GIMP 
 
 Pixels go through Gegl buffers in perceptual formats ("R'G'B'A u8" / "R'G'B'A u16", "Y u8" for channels and
 masks), which round-trip 8-bit values exactly; shadow buffers back `get_pixel_rgn(..., shadow=True)`.
+
+It runs past 400 lines because it is one table: a few lines of libgimp per gimpfu call the shim offers, plus the
+procedure registration that only this backend has; split, each half would import the other's private helpers.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ _LAYER_TYPES = {C.RGB_IMAGE: Gimp.ImageType.RGB_IMAGE, C.RGBA_IMAGE: Gimp.ImageT
                 C.GRAY_IMAGE: Gimp.ImageType.GRAY_IMAGE, C.GRAYA_IMAGE: Gimp.ImageType.GRAYA_IMAGE}
 _MASK_TYPES = {C.ADD_MASK_WHITE: Gimp.AddMaskType.WHITE, C.ADD_MASK_BLACK: Gimp.AddMaskType.BLACK,
                C.ADD_MASK_SELECTION: Gimp.AddMaskType.SELECTION}
+_FILL_TYPES = {C.FILL_FOREGROUND: Gimp.FillType.FOREGROUND}
 _U8_PRECISIONS = (Gimp.Precision.U8_LINEAR, Gimp.Precision.U8_NON_LINEAR, Gimp.Precision.U8_PERCEPTUAL)
 _RW = GObject.ParamFlags.READWRITE
 _INT_RANGE = (-(2**31), 2**31 - 1)
@@ -211,6 +215,11 @@ def _color(rgb: tuple[float, float, float]) -> Gegl.Color:
     return color
 
 
+def _srgb(linear: float) -> float:
+    c = min(max(float(linear), 0.0), 1.0)
+    return 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
+
+
 # --- namespaces -----------------------------------------------------------------------------------------------------
 
 
@@ -298,6 +307,16 @@ class _Pdb:
     def gimp_image_get_layer_by_tattoo(image: GImage, tattoo: int) -> GDrawable | None:
         layer = image.item.get_layer_by_tattoo(tattoo)
         return None if layer is None else wrap(layer)
+
+    @staticmethod
+    def gimp_drawable_edit_fill(drawable: GDrawable, fill_type: int) -> None:
+        drawable.item.edit_fill(_FILL_TYPES[fill_type])
+
+    @staticmethod
+    def gimp_context_get_foreground() -> tuple[float, float, float]:
+        """The foreground color as sRGB (0..1): Gegl gives linear RGB, encoded here with the sRGB curve."""
+        r, g, b, _ = Gimp.context_get_foreground().get_rgba()
+        return tuple(_srgb(c) for c in (r, g, b))
 
     @staticmethod
     def gimp_displays_flush() -> None:

@@ -12,6 +12,7 @@ The subset a plug-in like chromaseg needs, with gimpfu's names:
 - `pdb.gimp_image_undo_group_start/end`, `pdb.gimp_selection_bounds`, `pdb.gimp_image_insert_layer/channel`,
   `pdb.gimp_image_remove_channel`, `pdb.gimp_image_select_item`,
   `pdb.gimp_image_convert_rgb`, `pdb.gimp_image_get_layer_by_name`, `pdb.gimp_image_get_layer_by_tattoo`,
+  `pdb.gimp_drawable_edit_fill(drawable, FILL_FOREGROUND)`, `pdb.gimp_context_get_foreground()` (sRGB, 0..1),
   `pdb.gimp_displays_flush`.
 - images: `width`, `height`, `base_type`, `layers`, `channels`, `selection`; drawables: `name`, `width`, `height`,
   `offsets`, `has_alpha`, `bpp`, `mode`, `opacity`, `mask`, `parent`, `children`, `get_pixel_rgn(x, y, w, h, dirty,

@@ -13,6 +13,7 @@ from chromaseg.plugins.common import actions, naming
 from chromaseg.plugins.common.actions import Plan
 from chromaseg.plugins.common.commands import BY_KEY
 from chromaseg.plugins.common.adapter import SelectionMode
+from chromaseg.plugins.common.naming import PaintedLayer
 from chromaseg.plugins.common.settings import MODEL_VIBRANCY, OPTIONS, Settings
 from chromaseg.plugins.gimp.document import GimpDocument
 from chromaseg.plugins.gimp.gimpfu import (
@@ -138,7 +139,19 @@ def harmonize(image: Any, drawable: Any, hint_layer: str, layer_mode: int, endpo
 
 
 def add_hint_layer(image: Any, drawable: Any, hint_layer: str) -> str:
-    return actions.add_hint_layer(GimpDocument(image, drawable, hint_layer=hint_layer))
+    return actions.add_painted_layer(GimpDocument(image, drawable, hint_layer=hint_layer), PaintedLayer.HINTS)
+
+
+def add_clicks_layer(image: Any, drawable: Any) -> str:
+    return actions.add_painted_layer(GimpDocument(image, drawable), PaintedLayer.CLICKS)
+
+
+def hint_at_selection(image: Any, drawable: Any, hint_layer: str) -> str:
+    """No daemon: the foreground color fills the selection on the hint layer; the status bar says which color."""
+    message = actions.hint_at_selection(GimpDocument(image, drawable, hint_layer=hint_layer), base_settings)
+    gimp.progress_init(message)
+    gimp.progress_end()
+    return message
 
 
 def _register(name: str, label: str, blurb: str, params: list[tuple], function: Any) -> None:
@@ -149,7 +162,7 @@ def _register(name: str, label: str, blurb: str, params: list[tuple], function: 
 _register("colorize-layer", "_Colorize layer...", BY_KEY["colorize_layer"].tooltip, _COLORIZE_PARAMS, colorize_layer)
 _register("colorize-selection", "Colorize _selection...", BY_KEY["colorize_selection"].tooltip, _COLORIZE_PARAMS,
           colorize_selection)
-_register("select-object", "Select _object...", "Refine the selection (a box or rough lasso) to the object in it.",
+_register("select-object", "Select _object...", BY_KEY["select_object"].tooltip,
           _TARGET + [(PF_OPTION, "mode", "Combine with the selection", 0, ["Replace", "Add", "Subtract"]), _ENDPOINT],
           select_object)
 _register("auto-segment", "_Auto-segment...", BY_KEY["auto_segment"].tooltip,
@@ -163,3 +176,6 @@ _register("harmonize", "_Harmonize...", BY_KEY["harmonize_layer"].tooltip,
           harmonize)
 _register("add-hint-layer", "Add _hint layer", BY_KEY["hint_layer"].tooltip,
           _TARGET + [_HINT_LAYER], add_hint_layer)
+_register("hint-at-selection", "Add hint at selectio_n", BY_KEY["hint_at_selection"].tooltip,
+          _TARGET + [_HINT_LAYER], hint_at_selection)
+_register("add-clicks-layer", "Add object _clicks layer", BY_KEY["clicks_layer"].tooltip, _TARGET, add_clicks_layer)

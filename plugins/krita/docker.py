@@ -43,10 +43,11 @@ SHIPPED_COLORIZER = "Shipped model (CCC)"
 OPTION_ROW_SPACING = 3  # px between option and button rows (Qt's default is about 6): the docker fits a 1000 px screen
 _BUTTONS = (  # (command key, row, column) in the button grid
     ("colorize_layer", 0, 0), ("colorize_selection", 0, 1),
-    ("hint_layer", 1, 0), ("harmonize_layer", 1, 1),
-    ("select_object", 2, 0), ("auto_segment", 2, 1),  # objects on the left, segments on the right
-    ("select_object_add", 3, 0), ("select_segment", 3, 1),
-    ("select_object_subtract", 4, 0),
+    ("hint_layer", 1, 0), ("hint_at_selection", 1, 1),
+    ("clicks_layer", 2, 0), ("harmonize_layer", 2, 1),
+    ("select_object", 3, 0), ("auto_segment", 3, 1),  # objects on the left, segments on the right
+    ("select_object_add", 4, 0), ("select_segment", 4, 1),
+    ("select_object_subtract", 5, 0),
 )
 
 
@@ -114,9 +115,19 @@ class ChromasegDocker(DockWidget):
         form.addRow(self.harmonize)
         form.addRow(self.segment_pass)
         form.addRow(self.confine_hints)
-        form.addRow(OPTIONS["padding"].label, self.padding)
-        form.addRow(OPTIONS["feather"].label, self.feather)
-        form.addRow(OPTIONS["max_segments"].label, self.max_segments)
+        # the ones rarely changed, folded away like the daemon settings: the docker stays short
+        self.show_more = _check("More options", False, "Context around a selection, feather, most segments.")
+        self.more = QWidget()
+        self.more.setVisible(False)
+        self.show_more.toggled.connect(self.more.setVisible)
+        more = QFormLayout(self.more)
+        more.setContentsMargins(0, 0, 0, 0)
+        more.setVerticalSpacing(OPTION_ROW_SPACING)
+        more.addRow(OPTIONS["padding"].label, self.padding)
+        more.addRow(OPTIONS["feather"].label, self.feather)
+        more.addRow(OPTIONS["max_segments"].label, self.max_segments)
+        form.addRow(self.show_more)
+        form.addRow(self.more)
         self.vibrancy.valueChanged.connect(self._override_vibrancy)
         self.model_vibrancy.toggled.connect(self._use_model_vibrancy)
         self.colorizer.currentIndexChanged.connect(self._store)

@@ -12,15 +12,17 @@ the result's: one undo takes the result away, a second one returns the image to 
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Sequence
 
 from krita import Document, Krita, Node
+from PyQt5.QtCore import QCoreApplication, QEventLoop
 
 from chromaseg.plugins.common import naming
 from chromaseg.plugins.common.adapter import SelectionMode, SourceRole
 from chromaseg.plugins.common.errors import PluginError
 from chromaseg.plugins.common.geometry import Rect
-from chromaseg.plugins.common.naming import HINT_LAYER_NAME
+from chromaseg.plugins.common.naming import PaintedLayer
 from chromaseg.plugins.common.pixels import PixelFormat
 from chromaseg.plugins.krita import layers, source
 from chromaseg.plugins.krita.colorspace import (
@@ -34,6 +36,9 @@ from chromaseg.plugins.krita.constants import MASK_TYPES, NodeType
 
 
 SELECT_OPAQUE = "selectopaque"  # Krita's Select > Select Opaque (Replace) action
+FILL_FOREGROUND = "fill_selection_foreground_color"  # Krita's Edit > Fill with Foreground Color action
+ACTIVATE_WAIT_S = 2.0  # at most this long for Krita to make a requested layer the active one
+_PAINTED_NAMES = {kind.value for kind in PaintedLayer}
 
 
 class KritaDocument:
@@ -63,9 +68,9 @@ class KritaDocument:
         return self.node.name()
 
     def _working_space(self) -> Space:
-        if self.node.name() == HINT_LAYER_NAME:
-            raise PluginError(f"{HINT_LAYER_NAME!r} holds the color hints: select the layer to work on in the "
-                              "Layers docker (the hints stay where they are).")
+        if self.node.name() in _PAINTED_NAMES:
+            raise PluginError(f"{self.node.name()!r} holds prompts painted for another layer: select the layer to "
+                              "work on in the Layers docker (the painted prompts stay where they are).")
         if self._space is None:
             self._space = working_space(check_supported(self.node, "layer"))
         return self._space
@@ -101,17 +106,17 @@ class KritaDocument:
             return bytes(rect.w * rect.h)
         return bytes(selection.pixelData(rect.x, rect.y, rect.w, rect.h))
 
-    def hint_node(self) -> Node | None:
-        """The "Color hints" layer, wherever it is in the layer stack."""
-        node = self.doc.nodeByName(HINT_LAYER_NAME)
+    def painted_node(self, kind: PaintedLayer) -> Node | None:
+        """The "Color hints" or "Object clicks" layer, wherever it is in the layer stack."""
+        node = self.doc.nodeByName(kind.value)
         return node if node is not None and node.type() == NodeType.PAINT_LAYER else None
 
-    def read_hints(self, rect: Rect) -> tuple[bytes, PixelFormat] | None:
-        hints = self.hint_node()
-        if hints is None:
+    def read_painted(self, kind: PaintedLayer, rect: Rect) -> tuple[bytes, PixelFormat] | None:
+        node = self.painted_node(kind)
+        if node is None:
             return None
-        space = working_space(check_supported(hints, "hint layer"))
-        return read_pixels(hints, rect, space), space.pixel_format
+        space = working_space(check_supported(node, f"{kind.value!r} layer"))
+        return read_pixels(node, rect, space), space.pixel_format
 
     def active_segment(self) -> tuple[str, Rect, bytes] | None:
         """A selection mask in a segments group is a segment: its mask is the mask's own selection (`Node.pixelData`
@@ -161,14 +166,32 @@ class KritaDocument:
         self.doc.refreshProjection()
         self.doc.waitForDone()
 
-    def add_hint_layer(self) -> bool:
-        if self.hint_node() is not None:
+    def add_painted_layer(self, kind: PaintedLayer) -> bool:
+        if self.painted_node(kind) is not None:
             return False
-        layer = self._add_above_source(lambda: self.doc.createNode(HINT_LAYER_NAME, NodeType.PAINT_LAYER.value),
-                                       needs_rgb=True)
-        source.remember_hint_source(self.doc, self.node)
-        self.doc.setActiveNode(layer)
+        layer = self._add_above_source(lambda: self.doc.createNode(kind.value, NodeType.PAINT_LAYER.value),
+                                       needs_rgb=True)  # colors, even a red dot, cannot show in a gray image
+        source.remember_painted_source(self.doc, kind, self.node)
+        self._make_active(layer)  # ready to paint on; the artist can still pick another layer
         return True
+
+    def paint_hint_at_selection(self) -> str:
+        """Krita's own Fill with Foreground Color on the hint layer: an undo step of its own (Node.setPixelData
+        records none). Refused, with nothing written, when the hint layer could not be made the active layer, so
+        the fill can never land on another layer."""
+        view = Krita.instance().activeWindow().activeView() if Krita.instance().activeWindow() else None
+        action = Krita.instance().action(FILL_FOREGROUND)
+        if view is None or view.document() != self.doc or action is None:
+            raise PluginError("Add hint at selection needs the image open in a view with Krita's Fill with "
+                              "Foreground Color; paint the hint with a brush instead.")
+        self.add_painted_layer(PaintedLayer.HINTS)
+        hints = self.painted_node(PaintedLayer.HINTS)
+        if hints is None or not self._make_active(hints):
+            raise PluginError(f"Krita did not make {PaintedLayer.HINTS.value!r} the active layer; nothing was "
+                              "painted. Select it in the Layers docker and try again.")
+        action.trigger()
+        self._show()
+        return view.foregroundColor().colorForCanvas(view.canvas()).name()
 
     def add_result_layer(self, name: str, rect: Rect, pixels: bytes, mask: bytes | None) -> None:
         space = self._working_space()
@@ -187,6 +210,18 @@ class KritaDocument:
             return
         action.trigger()
         self._show()
+
+    def _make_active(self, node: Node) -> bool:
+        """Krita applies `setActiveNode` through its event loop (and can drop a request): ask again and let the loop
+        run until the node is the active one, for at most ACTIVATE_WAIT_S."""
+        deadline = time.monotonic() + ACTIVATE_WAIT_S
+        while True:
+            self.doc.setActiveNode(node)
+            if self.doc.activeNode() == node:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            QCoreApplication.processEvents(QEventLoop.AllEvents, 50)
 
     def set_selection(self, rect: Rect, mask: bytes, mode: SelectionMode) -> None:
         found = layers.selection_from(mask, rect)

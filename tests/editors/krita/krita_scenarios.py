@@ -254,23 +254,108 @@ def scenario_hints_layer_harmonize(window: Any) -> Facts:
     return facts
 
 
+def dot(node: Any, x: int, y: int, bgra: bytes, size: int = 4) -> None:
+    """A square dot painted on a U8 paint layer (a brush dab, without the brush settings)."""
+    node.setPixelData(bgra * (size * size), x - size // 2, y - size // 2, size, size)
+
+
+def clear(node: Any) -> None:
+    node.setPixelData(bytes(4 * SIZE * SIZE), 0, 0, SIZE, SIZE)
+
+
+def selected_at(doc: Any, x: int, y: int) -> int:
+    s = doc.selection()
+    return 0 if s is None else bytes(s.pixelData(x, y, 1, 1))[0]
+
+
+GREEN, RED = b"\x00\xff\x00\xff", b"\x00\x00\xff\xff"  # BGRA
+BOX = (120, 60, 110, 150)  # around the photo's subject
+CENTER = (BOX[0] + BOX[2] // 2, BOX[1] + BOX[3] // 2)
+
+
 def scenario_select_object(window: Any) -> Facts:
     doc = new_doc(window)
     source = doc.rootNode().childNodes()[0]
     before = digest(source)
-    select(doc, 120, 60, 110, 150)
+    select(doc, *BOX)
     prompt = selection_facts(doc)
     facts: Facts = {"prompt": prompt, "replace": command("select_object"), "replaced": selection_facts(doc)}
     with_ants = canvas_image(window)
     doc.setSelection(None)
     facts["ants"] = changed_pixels(with_ants, canvas_image(window))  # the object's outline, gone when deselected
-    select(doc, 120, 60, 110, 150)
+    # Add needs a click: refused with the selection as it was
+    select(doc, 10, 10, 20, 20)
+    facts["add_refused"] = command("select_object_add")
+    facts["after_add_refused"] = selection_facts(doc)
+    # clicks: the layer, then one green dot on the subject, nothing selected
+    facts["clicks_layer"] = command("clicks_layer")
+    clicks = doc.nodeByName("Object clicks")
+    facts["clicks_active"] = doc.activeNode().name()
+    dot(clicks, *CENTER, GREEN)
+    doc.setSelection(None)
+    facts["click"] = command("select_object")
+    facts["clicked"] = selection_facts(doc)
+    facts["clicked_at_dot"] = selected_at(doc, *CENTER)
+    # a red dot on a part of that object far from the green one: the object without it
+    s = bytes(doc.selection().pixelData(0, 0, SIZE, SIZE)) if doc.selection() is not None else bytes(SIZE * SIZE)
+    far = max(((i % SIZE, i // SIZE) for i in range(SIZE * SIZE) if s[i] == 255),
+              key=lambda p: (p[0] - CENTER[0]) ** 2 + (p[1] - CENTER[1]) ** 2, default=CENTER)
+    # step back towards the green dot so the red one sits inside the object, not on its outline
+    neg = (far[0] + (CENTER[0] - far[0]) // 6, far[1] + (CENTER[1] - far[1]) // 6)
+    facts["negative_point"] = list(neg)
+    facts["negative_was_selected"] = s[neg[1] * SIZE + neg[0]]
+    dot(clicks, *neg, RED)
+    facts["click_negative"] = command("select_object")
+    facts["clicked_negative"] = selection_facts(doc)
+    facts["negative_now"] = selected_at(doc, *neg)
+    clear(clicks)
+    dot(clicks, *CENTER, GREEN)
+    # Add: a small selection away from the subject plus the object under the dot, nothing between them
+    select(doc, 10, 10, 20, 20)
     facts["add"] = command("select_object_add")
     facts["added"] = selection_facts(doc)
-    select(doc, 120, 60, 110, 150)
+    facts["added_at"] = {"small_box": selected_at(doc, 15, 15), "dot": selected_at(doc, *CENTER),
+                         "between": selected_at(doc, 60, 40)}
+    # Subtract: the box minus the object under the dot
+    select(doc, *BOX)
     facts["subtract"] = command("select_object_subtract")
     facts["subtracted"] = selection_facts(doc)
+    facts["subtracted_at"] = {"corner": selected_at(doc, BOX[0] + 1, BOX[1] + 1), "dot": selected_at(doc, *CENTER)}
     facts["layers"] = [n.name() for n in doc.rootNode().childNodes()]
+    facts["source_unchanged"] = digest(source) == before
+    return facts
+
+
+def scenario_hint_at_selection(window: Any) -> Facts:
+    from krita import ManagedColor
+
+    doc = new_doc(window)
+    source = doc.rootNode().childNodes()[0]
+    before = digest(source)
+    facts: Facts = {"refused": command("hint_at_selection")}
+    color = ManagedColor("RGBA", "U8", "")
+    color.setComponents([0.0, 128 / 255, 1.0, 1.0])  # B, G, R, A: orange
+    window.activeView().setForeGroundColor(color)
+    select(doc, 60, 70, 6, 6)
+    facts["hint"] = command("hint_at_selection")
+    hints = doc.nodeByName("Color hints")
+    facts["hint_layer"] = None if hints is None else hints.name()
+    data = bytes(hints.pixelData(0, 0, SIZE, SIZE)) if hints is not None else b""
+    painted = [i for i in range(SIZE * SIZE) if data and data[4 * i + 3]]
+    facts["painted"] = {"count": len(painted), "first": [painted[0] % SIZE, painted[0] // SIZE] if painted else None,
+                        "bgra": list(data[4 * painted[0] : 4 * painted[0] + 4]) if painted else None}
+    facts["active"] = doc.activeNode().name()
+    activate(doc, source)
+    facts["colorize"] = command("colorize_layer")
+    colorized = next((n for n in doc.rootNode().childNodes() if n.name().startswith("Colorized")), None)
+    facts["colorized"] = None if colorized is None else colorized.name()
+    if colorized is not None:
+        facts["colorized_at_hint"] = list(bytes(colorized.pixelData(63, 73, 1, 1)))
+        undo(doc)  # the result
+    undo(doc)  # the fill, one step: the hint layer stays, empty
+    facts["after_undo"] = {"layers": [n.name() for n in doc.rootNode().childNodes() if n.type() != "selectionmask"],
+                           "painted": 0 if hints is None else SIZE * SIZE - bytes(hints.pixelData(
+                               0, 0, SIZE, SIZE))[3::4].count(0)}
     facts["source_unchanged"] = digest(source) == before
     return facts
 
@@ -428,6 +513,7 @@ SCENARIOS: dict[str, Callable[[Any], Facts]] = {
     "colorize_selection": scenario_colorize_selection,
     "hints_layer_harmonize": scenario_hints_layer_harmonize,
     "select_object": scenario_select_object,
+    "hint_at_selection": scenario_hint_at_selection,
     "auto_segment": scenario_auto_segment,
     "depths": scenario_depths,
     "cancel": scenario_cancel,

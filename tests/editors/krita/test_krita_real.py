@@ -36,7 +36,8 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 @pytest.fixture(scope="module")
 def facts(daemon: Daemon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("krita")
-    scenarios = "plugin,colorize_selection,hints_layer_harmonize,select_object,auto_segment,depths,cancel"
+    scenarios = ("plugin,colorize_selection,hints_layer_harmonize,select_object,hint_at_selection,auto_segment,depths,"
+                 "cancel")
     return run(krita_home(root / "home"), daemon.endpoint, scenarios, root / "facts.json")
 
 
@@ -55,9 +56,9 @@ def test_the_installed_plugin_registers_its_menu_and_docker(facts: dict[str, Any
     assert "/pykrita/chromaseg_krita/vendor/chromaseg/plugins/krita/" in f["vendored_from"]
     assert "ChromasegExtension" in f["extensions"]
     assert "chromaseg_docker" in f["dockers"] and "Chromaseg" in f["docker_titles"]
-    assert f["menu"][:9] == ["Colorize Layer", "Colorize Selection", "Add Color Hint Layer", "Select Object",
-                             "Add Object to Selection", "Subtract Object from Selection", "Auto-Segment",
-                             "Select Segment", "Harmonize Layer"]
+    assert f["menu"][:11] == ["Colorize Layer", "Colorize Selection", "Add Color Hint Layer", "Add Hint at Selection",
+                              "Add Object Clicks Layer", "Select Object", "Add Object to Selection",
+                              "Subtract Object from Selection", "Auto-Segment", "Select Segment", "Harmonize Layer"]
     assert f["menu"][-1] == "Cancel Running Job"
     assert f["docker_stored"] == {"vibrancy": "0.5", "harmonize": "true"} and f["docker_used"] == [0.5, True]
     # the colorizer choice: the shipped model, then what the daemon has installed; kept in kritarc
@@ -127,16 +128,45 @@ def test_hint_layer_colorize_layer_and_harmonize(facts: dict[str, Any]) -> None:
     assert f["source_unchanged"]
 
 
-def test_select_object_replaces_adds_and_subtracts(facts: dict[str, Any]) -> None:
+def test_select_object_by_box_and_by_clicks_and_combining_with_the_selection(facts: dict[str, Any]) -> None:
     f = scenario(facts, "select_object")
-    for key in ("replace", "add", "subtract"):
+    for key in ("replace", "clicks_layer", "click", "click_negative", "add", "subtract"):
         done(f[key])
-    prompt, replaced, added, subtracted = f["prompt"], f["replaced"], f["added"], f["subtracted"]
+    prompt, replaced = f["prompt"], f["replaced"]
     assert replaced["selected"] > 0 and replaced["digest"] != prompt["digest"]
     assert f["ants"] > 50  # the new selection's marching ants are on the canvas
-    assert added["selected"] >= max(prompt["selected"], replaced["selected"])
-    assert (subtracted or {"selected": 0})["selected"] < prompt["selected"]
-    assert f["layers"][0] == "Background" and f["source_unchanged"]
+    # Add without a click is refused and leaves the selection as it was
+    assert f["add_refused"]["state"] == "failed" and "Paint a dot on the object first" in f["add_refused"]["message"]
+    assert f["after_add_refused"]["box"] == [10, 10, 20, 20]
+    assert f["clicks_active"] == "Object clicks"
+    # one green dot, nothing selected: the object under it
+    assert f["clicked"]["selected"] > 500 and f["clicked_at_dot"] == 255 and "from 1 click" in f["click"]["message"]
+    # a red dot on a selected part of that object takes that part out
+    assert f["negative_was_selected"] == 255 and f["negative_now"] == 0
+    assert f["clicked_negative"]["selected"] < f["clicked"]["selected"]
+    assert "1 not-object click" in f["click_negative"]["message"]
+    # Add: the small selection and the object under the dot, not the background between them
+    assert f["added_at"] == {"small_box": 255, "dot": 255, "between": 0}
+    assert f["added"]["selected"] >= 400 + f["clicked"]["selected"] * 0.8
+    # Subtract: the box minus the object under the dot
+    assert f["subtracted_at"] == {"corner": 255, "dot": 0}
+    assert f["subtracted"]["selected"] < prompt["selected"]
+    assert f["layers"][:2] == ["Background", "Object clicks"] and f["source_unchanged"]
+
+
+def test_hint_at_selection_fills_the_foreground_on_the_hint_layer(facts: dict[str, Any]) -> None:
+    f = scenario(facts, "hint_at_selection")
+    assert f["refused"]["state"] == "failed" and "select where the color goes" in f["refused"]["message"]
+    done(f["hint"])
+    assert f["hint"]["message"].startswith("Painted a #ff8000 hint over the selection")
+    assert f["hint_layer"] == "Color hints" and f["active"] == "Color hints"
+    assert f["painted"] == {"count": 36, "first": [60, 70], "bgra": [0, 128, 255, 255]}
+    done(f["colorize"])
+    assert f["colorized"].endswith("· hints")
+    b, g, r, _ = f["colorized_at_hint"]
+    assert r > b + 20  # the orange hint colors the result where it was painted
+    assert f["after_undo"] == {"layers": ["Background", "Color hints"], "painted": 0}  # one undo per step
+    assert f["source_unchanged"]
 
 
 def test_auto_segment_adds_a_group_of_selection_masks(facts: dict[str, Any]) -> None:

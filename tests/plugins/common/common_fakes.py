@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from chromaseg.plugins.common.adapter import SelectionMode
 from chromaseg.plugins.common.errors import PluginError
 from chromaseg.plugins.common.geometry import Rect
+from chromaseg.plugins.common.naming import PaintedLayer
 from chromaseg.plugins.common.pixels import PixelFormat
 
 
@@ -30,6 +31,8 @@ class FakeDocument:
     selection: bytes | None = None
     hints: bytes | None = None
     hints_fmt: PixelFormat | None = None
+    clicks: bytes | None = None
+    foreground: bytes = b"\x00\x80\xff\xff"  # what paint_hint_at_selection fills with, in `fmt` (BGRA: orange)
     fail_writes: bool = False
     segment: tuple[str, Rect, bytes] | None = None  # the active segment (Select Segment), None: not a segment
     results: list[tuple[str, Rect, bytes, bytes | None]] = field(default_factory=list)
@@ -61,17 +64,29 @@ class FakeDocument:
     def read_selection(self, rect: Rect) -> bytes:
         return bytes(rect.w * rect.h) if self.selection is None else crop(self.selection, self.canvas, rect, 1)
 
-    def read_hints(self, rect: Rect) -> tuple[bytes, PixelFormat] | None:
-        if self.hints is None:
+    def read_painted(self, kind: PaintedLayer, rect: Rect) -> tuple[bytes, PixelFormat] | None:
+        data = self.hints if kind is PaintedLayer.HINTS else self.clicks
+        if data is None:
             return None
-        fmt = self.hints_fmt or self.fmt
-        return crop(self.hints, self.canvas, rect, fmt.pixel_bytes), fmt
+        fmt = (self.hints_fmt if kind is PaintedLayer.HINTS else None) or self.fmt
+        return crop(data, self.canvas, rect, fmt.pixel_bytes), fmt
 
-    def add_hint_layer(self) -> bool:
-        if self.hints is not None:
+    def add_painted_layer(self, kind: PaintedLayer) -> bool:
+        attr = "hints" if kind is PaintedLayer.HINTS else "clicks"
+        if getattr(self, attr) is not None:
             return False
-        self.hints = bytes(self.width * self.height * self.fmt.pixel_bytes)
+        setattr(self, attr, bytes(self.width * self.height * self.fmt.pixel_bytes))
         return True
+
+    def paint_hint_at_selection(self) -> str:
+        self._write()
+        self.add_painted_layer(PaintedLayer.HINTS)
+        painted, px = bytearray(self.hints), self.fmt.pixel_bytes
+        for i, covered in enumerate(self.selection or b""):
+            if covered:
+                painted[i * px : (i + 1) * px] = self.foreground
+        self.hints = bytes(painted)
+        return "#ff8000"
 
     def _write(self) -> None:
         if self.fail_writes:

@@ -9,6 +9,7 @@ from chromaseg.plugins.common import actions
 from chromaseg.plugins.common.adapter import SelectionMode
 from chromaseg.plugins.common.errors import PluginError
 from chromaseg.plugins.common.geometry import Rect
+from chromaseg.plugins.common.naming import PaintedLayer
 from chromaseg.plugins.common.pixels import PixelFormat, swap_red_blue
 from chromaseg.plugins.common.settings import Settings
 
@@ -72,16 +73,18 @@ def test_colorize_selection_pads_the_box_sends_hints_and_masks_the_result() -> N
 
 def test_an_empty_hint_layer_sends_no_hints() -> None:
     d = doc()
-    assert actions.add_hint_layer(d).startswith("Added 'Color hints'")
-    assert actions.add_hint_layer(d).startswith("'Color hints' already exists")
+    assert actions.add_painted_layer(d, PaintedLayer.HINTS).startswith("Added 'Color hints'")
+    assert actions.add_painted_layer(d, PaintedLayer.HINTS).startswith("'Color hints' already exists")
     assert "hints" not in actions.colorize(d, Settings(), selection_only=False).frames
 
 
 def test_refusals_are_plugin_errors_and_write_nothing() -> None:
     with pytest.raises(PluginError, match="needs a selection"):
         actions.colorize(doc(), Settings(), selection_only=True)
-    with pytest.raises(PluginError, match="needs a selection"):
+    with pytest.raises(PluginError, match="Paint a dot on the object first"):
         actions.select_object(doc(selection=bytes(W * H)), Settings(), SelectionMode.ADD)
+    with pytest.raises(PluginError, match="needs a prompt"):
+        actions.select_object(doc(), Settings(), SelectionMode.REPLACE)
     d = doc(selection=box_mask(W, H, Rect(0, 0, 8, 8)))
     plan = actions.colorize(d, Settings(), selection_only=True)
     with pytest.raises(PluginError, match="unexpected result"):
@@ -111,16 +114,69 @@ def test_harmonize_protects_painted_hints_within_the_selection() -> None:
     assert d.results[0][2] == d.layer
 
 
-def test_select_object_sends_the_selection_as_the_prompt_and_combines_the_mask() -> None:
-    d = doc(selection=box_mask(W, H, Rect(30, 20, 6, 6)))
-    plan = actions.select_object(d, Settings(min_padding=4, padding=0), SelectionMode.SUBTRACT)
+def dots(*spots: tuple[int, int, bytes]) -> bytes:
+    """A W x H BGRA clicks layer with 2x2 dots of the given BGRA colors at (x, y)."""
+    out = bytearray(W * H * 4)
+    for x, y, bgra in spots:
+        for yy in (y, y + 1):
+            for xx in (x, x + 1):
+                out[(yy * W + xx) * 4 : (yy * W + xx) * 4 + 4] = bgra
+    return bytes(out)
+
+
+GREEN, RED = b"\x00\xff\x00\xff", b"\x00\x00\xff\xff"
+
+
+def test_select_object_replace_takes_the_selection_as_the_prompt_refined_by_the_clicks_inside() -> None:
+    d = doc(selection=box_mask(W, H, Rect(30, 20, 6, 6)), clicks=dots((32, 22, GREEN), (0, 0, RED)))
+    plan = actions.select_object(d, Settings(min_padding=4, padding=0), SelectionMode.REPLACE)
     region = Rect(26, 16, 14, 14)
-    assert plan.op == "segment" and plan.params.to_params() == {} and plan.frames["selection"].shape == (14, 14)
+    assert plan.op == "segment" and plan.params.to_params() == {}
+    assert set(plan.frames) == {"layer", "selection", "prompts"} and plan.frames["prompts"].shape == (14, 14, 4)
+    px = (22 - region.y) * region.w + 32 - region.x
+    assert bytes(plan.frames["prompts"].data)[4 * px : 4 * px + 4] == bytes([0, 255, 0, 255])  # RGBA on the wire
     mask = box_mask(14, 14, Rect(2, 2, 10, 10))
-    assert "was cut from" in plan.apply(reply({"pixels": 100}, mask=Frame(mask, "u8", (14, 14))))
-    assert d.selection_ops == [(region, mask, SelectionMode.SUBTRACT)]
+    said = plan.apply(reply({"pixels": 100, "clicks": {"positive": 1, "negative": 0}}, mask=Frame(mask, "u8", (14, 14))))
+    assert said == "The object (100 px, from 1 click) replaced the selection."
+    assert d.selection_ops == [(region, mask, SelectionMode.REPLACE)]
     with pytest.raises(PluginError, match="No object"):
         plan.apply(reply({}, mask=Frame(bytes(196), "u8", (14, 14))))
+
+
+def test_add_and_subtract_prompt_with_the_clicks_only_and_combine_with_the_selection() -> None:
+    """A box beside a selected head must not prompt for the head and the background between them: the selection is
+    only what the new object is combined with."""
+    d = doc(selection=box_mask(W, H, Rect(30, 20, 6, 6)), clicks=dots((5, 5, GREEN), (9, 9, RED)))
+    for mode, said in ((SelectionMode.ADD, "was added to"), (SelectionMode.SUBTRACT, "was cut from")):
+        plan = actions.select_object(d, Settings(), mode)
+        assert set(plan.frames) == {"layer", "prompts"} and plan.frames["prompts"].shape == (H, W, 4)
+        mask = box_mask(W, H, Rect(4, 4, 3, 3))
+        message = plan.apply(reply({"clicks": {"positive": 1, "negative": 1}}, mask=Frame(mask, "u8", (H, W))))
+        assert said in message and "from 1 click and 1 not-object click" in message
+        assert d.selection_ops[-1] == (Rect(0, 0, W, H), mask, mode)
+
+
+def test_clicks_alone_replace_the_selection_and_subtract_needs_one() -> None:
+    d = doc(clicks=dots((5, 5, GREEN)))
+    plan = actions.select_object(d, Settings(), SelectionMode.REPLACE)
+    assert set(plan.frames) == {"layer", "prompts"}
+    with pytest.raises(PluginError, match="needs a selection to cut the object from"):
+        actions.select_object(d, Settings(), SelectionMode.SUBTRACT)
+    assert actions.add_painted_layer(d, PaintedLayer.CLICKS).startswith("'Object clicks' already exists")
+    fresh = doc()
+    assert actions.add_painted_layer(fresh, PaintedLayer.CLICKS).startswith("Added 'Object clicks': paint a dot")
+    with pytest.raises(PluginError, match="needs a prompt"):  # an empty clicks layer is no prompt
+        actions.select_object(fresh, Settings(), SelectionMode.REPLACE)
+
+
+def test_hint_at_selection_fills_the_selection_with_the_foreground_on_the_hint_layer() -> None:
+    with pytest.raises(PluginError, match="select where the color goes"):
+        actions.hint_at_selection(doc(), Settings())
+    d = doc(selection=box_mask(W, H, Rect(10, 10, 3, 3)))
+    assert actions.hint_at_selection(d, Settings()).startswith("Painted a #ff8000 hint over the selection")
+    frame = actions.colorize(d, Settings(), selection_only=False).frames["hints"]
+    painted = [i for i in range(W * H) if bytes(frame.data)[4 * i + 3]]
+    assert painted == [y * W + x for y in range(10, 13) for x in range(10, 13)]
 
 
 def test_auto_segment_turns_the_label_map_into_named_masks() -> None:
@@ -133,6 +189,15 @@ def test_auto_segment_turns_the_label_map_into_named_masks() -> None:
     assert name == "Segments · Background · 2 found" and name in message and rect == Rect(0, 0, W, H)
     assert [m[0] for m in masks] == [f"Segment 1 ({W * H // 2} px)", f"Segment 3 ({W * H // 2} px)"]
     assert masks[0][1] == bytes([255]) * (W * H // 2) + bytes(W * H // 2)
+
+
+def test_auto_segment_names_say_what_the_semantic_prior_knows() -> None:
+    d = doc()
+    plan = actions.auto_segment(d, Settings(max_segments=8))
+    labels = struct.pack(f"<{W * H}i", *([1] * (W * H // 2) + [2] * (W * H // 2)))
+    plan.apply(reply({"segments": 2, "classes": ["person", None]}, segments=Frame(labels, "i32", (H, W))))
+    assert [m[0] for m in d.segment_groups[0][2]] == [f"Segment 1 · person ({W * H // 2} px)",
+                                                       f"Segment 2 ({W * H // 2} px)"]
 
 
 def test_auto_segment_of_a_selection_works_on_its_tight_box() -> None:

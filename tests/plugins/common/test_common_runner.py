@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from bridge_helpers import Daemon, serve_command
-from common_fakes import FakeDocument, box_mask, gray_bgra
+from common_fakes import FakeDocument, box_mask, gray_bgra, object_rect
 
 from chromaseg.plugins.common import actions
 from chromaseg.plugins.common.actions import Plan
@@ -53,13 +53,21 @@ def test_colorize_selection_through_a_real_daemon(daemon: Daemon) -> None:
 
 def test_select_object_and_auto_segment_through_a_real_daemon(daemon: Daemon) -> None:
     runner = Runner(Settings(endpoint=daemon.endpoint, autostart=False))
-    doc = FakeDocument(W, H, gray_bgra(W, H), selection=box_mask(W, H, Rect(24, 10, 42, 36)))
+    obj = object_rect(W, H)
+    dot = bytearray(W * H * 4)
+    for y in range(obj.y + obj.h // 2, obj.y + obj.h // 2 + 2):
+        for x in range(obj.x + obj.w // 2, obj.x + obj.w // 2 + 2):
+            dot[4 * (y * W + x) : 4 * (y * W + x) + 4] = b"\x00\xff\x00\xff"  # green, BGRA
+    doc = FakeDocument(W, H, gray_bgra(W, H), selection=box_mask(W, H, Rect(2, 2, 6, 6)), clicks=bytes(dot))
     from chromaseg.plugins.common.adapter import SelectionMode
 
     last, _ = pump_until_final(runner, runner.start(actions.select_object(doc, Settings(), SelectionMode.ADD)))
     assert last.state is State.DONE, last.message
+    assert "from 1 click" in last.message
     rect, mask, mode = doc.selection_ops[0]
-    assert mode is SelectionMode.ADD and len(mask) == rect.w * rect.h and mask.count(255) > 0
+    assert mode is SelectionMode.ADD and rect == Rect(0, 0, W, H) and mask.count(255) > 0
+    inside = [mask[y * W + x] for y in range(obj.y, obj.bottom) for x in range(obj.x, obj.right)]
+    assert inside.count(255) > 0.8 * len(inside) and mask.count(255) < 1.3 * obj.area  # the object, not the box
     last, _ = pump_until_final(runner, runner.start(actions.auto_segment(doc, Settings(max_segments=8))))
     assert last.state is State.DONE, last.message
     _, _, masks = doc.segment_groups[0]

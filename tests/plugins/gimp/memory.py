@@ -314,6 +314,21 @@ class _Pdb:
     def gimp_image_get_layer_by_tattoo(self, image: MemImage, tattoo: int) -> MemLayer | None:
         return next((layer for layer in image.all_layers() if layer.tattoo == tattoo), None)
 
+    def gimp_drawable_edit_fill(self, drawable: MemLayer, fill_type: int) -> None:
+        """The foreground color, opaque, wherever the selection covers the layer (all of it when nothing is
+        selected), on an 8-bit layer."""
+        if fill_type != C.FILL_FOREGROUND or drawable.bpp != 4:
+            raise ValueError("edit_fill: the in-memory backend fills 8-bit layers with the foreground")
+        color = bytes(round(255 * c) for c in self.backend.foreground)
+        covered = drawable._selected()
+        for i in range(drawable.width * drawable.height):
+            if covered is None or covered[i]:
+                drawable.data[4 * i : 4 * i + 4] = color + b"\xff"
+        drawable._changed("fill")
+
+    def gimp_context_get_foreground(self) -> tuple[float, float, float]:
+        return self.backend.foreground
+
     def gimp_displays_flush(self) -> None:
         """Nothing is displayed in memory."""
 
@@ -324,6 +339,7 @@ class MemoryBackend:
 
     messages: list[str] = field(default_factory=list)
     progress: list[tuple[str, Any]] = field(default_factory=list)
+    foreground: tuple[float, float, float] = (1.0, 0.5, 0.0)  # the context's foreground color, sRGB 0..1
 
     def __post_init__(self) -> None:
         self.gimp = _Gimp(self)

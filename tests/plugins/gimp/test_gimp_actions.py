@@ -9,7 +9,7 @@ from gimp_test_images import add_layer, gray_ramp, select_rect
 
 from chromaseg.plugins.common import naming
 from chromaseg.plugins.gimp import procedures
-from chromaseg.plugins.gimp.document import SEGMENT_OPACITY
+from chromaseg.plugins.gimp.document import SEGMENT_OPACITY, GimpDocument
 from chromaseg.plugins.gimp.gimpfu import GRAY, INDEXED, LAYER_MODE_LCH_COLOR, LAYER_MODE_NORMAL, RGB
 from chromaseg.plugins.gimp.registry import ProcedureError
 
@@ -205,7 +205,7 @@ def test_failures_leave_the_image_as_it_was_with_a_clear_message(backend, photo,
     image, source = photo()
     with pytest.raises(ProcedureError, match="needs a selection"):
         backend.run(P + "colorize-selection", image, source, endpoint=daemon.endpoint)
-    with pytest.raises(ProcedureError, match="needs a selection"):
+    with pytest.raises(ProcedureError, match="Select object needs a prompt"):
         backend.run(P + "select-object", image, source, endpoint=daemon.endpoint)
     # a published colorizer this daemon has not installed: the fetch command, never another model's result
     with pytest.raises(ProcedureError, match=r"run `chromaseg weights fetch siggraph17`"):
@@ -226,3 +226,30 @@ def test_failures_leave_the_image_as_it_was_with_a_clear_message(backend, photo,
     with pytest.raises(ProcedureError, match="Indexed images"):
         backend.run(P + "colorize-layer", image, source, endpoint=daemon.endpoint)
     assert [x.name for x in image.layers] == ["Photo"] and image.undo_steps == 0 and image.channels == []
+
+
+def test_hint_at_selection_fills_the_foreground_on_the_hint_layer_in_one_undo_step(backend, photo) -> None:
+    image, source = photo(base_type=GRAY)
+    with pytest.raises(ProcedureError, match="select where the color goes"):
+        backend.run(P + "hint-at-selection", image, source)
+    select_rect(image, 4, 5, 3, 2)
+    image.undo.clear()
+    before = bytes(source.data)
+    message = backend.run(P + "hint-at-selection", image, source)
+    assert message.startswith("Painted a #ff8000 hint over the selection on 'Color hints'")
+    hints = image.layers[0]
+    assert hints.name == naming.HINT_LAYER_NAME and image.base_type == RGB
+    painted = [i for i in range(image.width * image.height) if hints.data[4 * i + 3]]
+    assert painted == [y * image.width + x for y in (5, 6) for x in (4, 5, 6)]
+    assert hints.data[4 * painted[0] : 4 * painted[0] + 4] == bytes([255, 128, 0, 255])
+    assert image.undo_steps == 1 and bytes(source.data) == before  # layer, conversion and fill: one undo
+    backend.run(P + "hint-at-selection", image, source)  # a second hint goes on the same layer
+    assert [x.name for x in image.layers] == [naming.HINT_LAYER_NAME, "Photo"] and image.undo_steps == 2
+
+
+def test_the_clicks_layer_leads_back_to_its_photo(backend, photo) -> None:
+    image, source = photo()
+    assert backend.run(P + "add-clicks-layer", image, source).startswith("Added 'Object clicks'")
+    clicks = image.layers[0]
+    assert clicks.name == naming.CLICKS_LAYER_NAME and image.undo_steps == 1
+    assert GimpDocument(image, clicks).layer_name() == "Photo"

@@ -404,6 +404,8 @@ class Document:
             step.remove()
         elif isinstance(step, SelectionChange):
             self._selection = step.previous
+        elif isinstance(step, PixelChange):
+            step.node._pixels.pixels = step.previous
         else:
             self._convert(*step)
 
@@ -415,8 +417,19 @@ class SelectionChange:
     previous: "Selection | None"
 
 
+@dataclass
+class PixelChange:
+    """An undo step of a fill action on a paint layer (Node.setPixelData records none)."""
+
+    node: "Node"
+    previous: dict
+
+
 class Action:
-    """Krita's built-in actions the plugin triggers; Select Opaque on a selection mask selects what the mask holds."""
+    """Krita's built-in actions the plugin triggers: Select Opaque on a selection mask selects what the mask holds;
+    Fill with Foreground Color paints the view's foreground (an 8-bit RGBA paint layer) where the selection is."""
+
+    NAMES = ("selectopaque", "fill_selection_foreground_color")
 
     def __init__(self, krita: "Krita", name: str) -> None:
         self._krita, self.name = krita, name
@@ -427,6 +440,13 @@ class Action:
         if self.name == "selectopaque" and node is not None and node.type() == "selectionmask":
             doc.undo_steps.append(SelectionChange(doc._selection))
             doc.setSelection(node.selection())
+        if self.name == "fill_selection_foreground_color" and node is not None and node.type() == "paintlayer":
+            selection, color = doc.selection(), self._krita.foreground
+            doc.undo_steps.append(PixelChange(node, dict(node._pixels.pixels)))
+            for y in range(doc.height()):
+                for x in range(doc.width()):
+                    if selection is None or selection.pixelData(x, y, 1, 1) != b"\0":
+                        node.setPixelData(bytes([color[2], color[1], color[0], 255]), x, y, 1, 1)
 
 
 class Notifier:
@@ -446,6 +466,8 @@ class Krita:
         self.settings: dict[tuple[str, str], str] = {}
         self.extensions: list[Any] = []
         self.docker_factories: list[Any] = []
+        self.foreground = (255, 128, 0)  # the view's foreground color, RGB
+        self.window: Window | None = Window(self)
 
     @classmethod
     def instance(cls) -> "Krita":
@@ -495,14 +517,50 @@ class Krita:
         self.docker_factories.append(factory)
 
     def action(self, name: str) -> Action | None:
-        return Action(self, name) if name == "selectopaque" else None
+        return Action(self, name) if name in Action.NAMES else None
+
+    def activeWindow(self) -> "Window | None":
+        return self.window
 
 
 # --- what the extension and the docker derive from (enough to build the docker on fake_qt's widgets) ---------------
 
 
 class Window:
-    pass
+    """The main window: its active view shows the active document."""
+
+    def __init__(self, krita: "Krita | None" = None) -> None:
+        self._krita = krita
+
+    def activeView(self) -> "View | None":
+        doc = None if self._krita is None else self._krita.activeDocument()
+        return None if doc is None else View(self._krita, doc)
+
+
+class ManagedColor:
+    def __init__(self, rgb: tuple[int, int, int]) -> None:
+        self._rgb = rgb
+
+    def colorForCanvas(self, canvas: object) -> "ManagedColor":
+        """The QColor a canvas shows (the fake's QColor is the color itself: it has name())."""
+        return self
+
+    def name(self) -> str:
+        return "#" + "".join(f"{c:02x}" for c in self._rgb)
+
+
+class View:
+    def __init__(self, krita: "Krita", doc: Document) -> None:
+        self._krita, self._doc = krita, doc
+
+    def document(self) -> Document:
+        return self._doc
+
+    def foregroundColor(self) -> ManagedColor:
+        return ManagedColor(self._krita.foreground)
+
+    def canvas(self) -> object:
+        return object()
 
 
 class Extension:

@@ -277,6 +277,18 @@ class QTimer:
         single_shots.append(slot)
 
 
+class QEventLoop:
+    AllEvents = 0
+
+
+class QCoreApplication:
+    """Krita's event loop; the fake applies everything at once, so there is nothing to process."""
+
+    @staticmethod
+    def processEvents(*_flags: Any) -> None:
+        pass
+
+
 class QMenu(QWidget):
     pass
 

@@ -110,14 +110,25 @@ def test_select_object_and_auto_segment(krita: Krita, controller: Controller) ->
     assert last.state is State.DONE, last.message
     sel = doc.selection()
     assert (sel.x(), sel.y(), sel.width(), sel.height()) == (20, 12, 20, 18)
+    # Add and Subtract take the object from a dot on "Object clicks"; the selection is only combined with it
     select(doc, 16, 8, 28, 26)
+    refused = run(controller, "select_object_subtract")[0]
+    assert refused.state is State.FAILED and "Paint a dot on the object first" in refused.message
+    source = doc.activeNode()
+    assert run(controller, "clicks_layer")[0].state is State.DONE
+    clicks = doc.nodeByName("Object clicks")
+    assert doc.activeNode() is clicks and clicks.type() == "paintlayer"
+    clicks.setPixelData(b"\x00\xff\x00\xff" * 4, 29, 19, 2, 2)  # a green dot on the object (BGRA)
     assert run(controller, "select_object_subtract")[0].state is State.DONE
-    ring = doc.selection()  # the prompt box minus the object: a frame around it
+    ring = doc.selection()  # the box minus the object under the dot: a frame around it
     assert ring.pixelData(16, 8, 1, 1) == b"\xff" and ring.pixelData(30, 20, 1, 1) == b"\0"
-    select(doc, 16, 8, 28, 26)
+    select(doc, 2, 2, 6, 6)  # a selection away from the object
     assert run(controller, "select_object_add")[0].state is State.DONE
-    union = doc.selection()  # the prompt box and the object
-    assert union.pixelData(16, 8, 1, 1) == b"\xff" and union.pixelData(30, 20, 1, 1) == b"\xff"
+    union = doc.selection()  # the selection and the object, nothing between them
+    assert union.pixelData(3, 3, 1, 1) == b"\xff" and union.pixelData(30, 20, 1, 1) == b"\xff"
+    assert union.pixelData(12, 10, 1, 1) == b"\0"
+    clicks.remove()
+    doc.setActiveNode(source)
     last, _ = run(controller, "auto_segment")
     assert last.state is State.DONE, last.message
     group = doc.rootNode().childNodes()[1]

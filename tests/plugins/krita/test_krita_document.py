@@ -9,6 +9,7 @@ from fake_krita import Document, Krita, Selection
 from chromaseg.plugins.common.adapter import SelectionMode, SourceRole
 from chromaseg.plugins.common.errors import PluginError
 from chromaseg.plugins.common.geometry import Rect
+from chromaseg.plugins.common.naming import PaintedLayer
 from chromaseg.plugins.common.pixels import PixelFormat
 from chromaseg.plugins.krita import layers
 from chromaseg.plugins.krita.document import KritaDocument
@@ -102,7 +103,7 @@ def test_a_gray_image_becomes_rgb_at_its_depth_when_the_result_is_added(krita: K
 def test_results_stack_above_earlier_results_of_the_same_source_and_show_at_once(krita: Krita) -> None:
     doc = open_doc(krita)
     adapter = KritaDocument.active()
-    adapter.add_hint_layer()
+    adapter.add_painted_layer(PaintedLayer.HINTS)
     for name in ("Colorized · Background · vibrancy 0.2", "Colorized · Background · vibrancy 0.9"):
         refreshes = doc.refreshes
         adapter.add_result_layer(name, Rect(0, 0, 1, 1), bytes([1, 2, 3, 255]), None)
@@ -116,7 +117,7 @@ def test_the_hint_layer_and_results_lead_back_to_their_paint_layer(krita: Krita)
     photo = doc.activeNode()
     other = doc.createNode("Sketch", "paintlayer")
     doc.rootNode().addChildNode(other, None)
-    KritaDocument(doc, photo).add_hint_layer()  # above the photo, remembered as its hint layer
+    KritaDocument(doc, photo).add_painted_layer(PaintedLayer.HINTS)  # above the photo, remembered as its hint layer
     hints = doc.nodeByName("Color hints")
     hints.remove()
     doc.rootNode().addChildNode(hints, other)  # moved to the top, above another layer: the remembered source counts
@@ -146,21 +147,21 @@ def test_selection_and_hints(krita: Krita) -> None:
     doc = open_doc(krita)
     adapter = KritaDocument.active()
     assert adapter.selection_bounds() is None and adapter.read_selection(Rect(0, 0, 2, 2)) == bytes(4)
-    assert adapter.read_hints(Rect(0, 0, 2, 2)) is None
+    assert adapter.read_painted(PaintedLayer.HINTS, Rect(0, 0, 2, 2)) is None
     select(doc, Rect(2, 3, 4, 2), 200)
     assert adapter.selection_bounds() == Rect(2, 3, 4, 2)
     assert adapter.read_selection(Rect(1, 3, 3, 1)) == bytes([0, 200, 200])
-    assert adapter.add_hint_layer() is True and adapter.add_hint_layer() is False
+    assert adapter.add_painted_layer(PaintedLayer.HINTS) is True and adapter.add_painted_layer(PaintedLayer.HINTS) is False
     hints = doc.nodeByName("Color hints")
     assert doc.activeNode() is hints and doc.rootNode().childNodes().index(hints) == 1
     assert KritaDocument.active().layer_name() == "Background"  # the hint layer leads to its paint layer
     doc.annotations.clear()
     doc.setActiveNode(hints)
     doc.rootNode().childNodes()[0].remove()
-    with pytest.raises(PluginError, match="holds the color hints"):  # no paint layer left for it
+    with pytest.raises(PluginError, match="holds prompts painted for another layer"):  # no paint layer left for it
         KritaDocument.active().pixel_format()
     hints.setPixelData(bytes([0, 0, 255, 255]), 5, 5, 1, 1)
-    data, fmt = adapter.read_hints(Rect(5, 5, 2, 1))
+    data, fmt = adapter.read_painted(PaintedLayer.HINTS, Rect(5, 5, 2, 1))
     assert data == bytes([0, 0, 255, 255, 0, 0, 0, 0]) and fmt == PixelFormat("u8", "BGRA")
 
 
@@ -235,3 +236,36 @@ def test_a_closed_source_adds_nothing(krita: Krita) -> None:
     with pytest.raises(PluginError, match="closed meanwhile"):
         adapter.add_result_layer("x", Rect(0, 0, 1, 1), bytes(4), None)
     assert doc.undo_steps == []
+
+
+def test_a_hint_at_the_selection_is_krita_s_own_fill_on_the_hint_layer_and_one_undo(krita: Krita) -> None:
+    doc = open_doc(krita)
+    source = doc.activeNode()
+    before = source.pixelData(0, 0, W, H)
+    select(doc, Rect(2, 1, 3, 2))
+    adapter = KritaDocument.active()
+    assert adapter.paint_hint_at_selection() == "#ff8000"
+    hints = doc.nodeByName("Color hints")
+    assert doc.activeNode() is hints and source.pixelData(0, 0, W, H) == before
+    assert hints.pixelData(2, 1, 3, 2) == bytes([0, 128, 255, 255]) * 6  # BGRA orange, only where selected
+    assert hints.bounds().width() == 3 and hints.bounds().height() == 2
+    doc.undo()  # the fill is an undo step of its own; the hint layer stays
+    assert hints.bounds().width() == 0 and doc.nodeByName("Color hints") is hints
+    assert KritaDocument.active().layer_name() == source.name()  # the hint layer still leads to the photo
+
+
+def test_a_hint_is_never_filled_into_another_layer(krita: Krita, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = open_doc(krita)
+    source = doc.activeNode()
+    before = source.pixelData(0, 0, W, H)
+    select(doc, Rect(2, 1, 3, 2))
+    adapter = KritaDocument.active()
+    adapter.add_painted_layer(PaintedLayer.HINTS)
+    doc.setActiveNode(source)
+    monkeypatch.setattr(doc, "setActiveNode", lambda node: None)  # Krita dropped the request
+    with pytest.raises(PluginError, match="nothing was painted"):
+        adapter.paint_hint_at_selection()
+    assert source.pixelData(0, 0, W, H) == before
+    krita.window = None
+    with pytest.raises(PluginError, match="needs the image open in a view"):
+        adapter.paint_hint_at_selection()
