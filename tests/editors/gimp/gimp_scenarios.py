@@ -14,7 +14,8 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp  # noqa: E402
+gi.require_version("Babl", "0.1")
+from gi.repository import Babl, Gegl, Gimp  # noqa: E402
 
 U8 = "R'G'B'A u8"
 
@@ -141,13 +142,38 @@ def run_steps(p: dict) -> dict:
             buffer.flush()
             target.update(x, y, w, h)
             continue
+        if "foreground" in step:  # the artist picks a color (sRGB, 0..1)
+            color = Gegl.Color.new("black")
+            color.set_rgba_with_space(*step["foreground"], 1.0, Babl.space("sRGB"))
+            Gimp.context_set_foreground(color)
+            continue
+        if "select" in step:  # a rectangle selection, or none
+            if step["select"] is None:
+                Gimp.Selection.none(image)
+            else:
+                image.select_rectangle(Gimp.ChannelOps.REPLACE, *step["select"])
+            continue
         status, error = call(image, image.get_layer_by_name(step["drawable"]), step["procedure"],
                              step.get("args", {}))
+        selection = get(image.get_selection(), "Y u8")
         steps.append({"status": status.value_nick, "error": str(error) if error is not None else None,
                       "layers": [item.get_name() for item in image.get_layers()],
-                      "colored": colored_in_projection(image)})
+                      "colored": colored_in_projection(image),
+                      "selected": sum(1 for v in selection if v),
+                      "probes": [selection[y * image.get_width() + x] for x, y in step.get("probes", [])],
+                      "pixels": [_pixel(image.get_layer_by_name(name), x, y)
+                                 for name, x, y in step.get("pixel_probes", [])]})
     after = hashlib.sha256(get(layer)).hexdigest()
     return {"steps": steps, "source_sha256_before": before, "source_sha256_after": after}
+
+
+def _pixel(layer, x: int, y: int) -> list | None:
+    """A layer's RGBA u8 at (x, y) of the image, or None when there is no such layer."""
+    if layer is None:
+        return None
+    _, x0, y0 = layer.get_offsets()
+    rect = Gegl.Rectangle.new(x - x0, y - y0, 1, 1)
+    return list(bytes(layer.get_buffer().get(rect, 1.0, U8, Gegl.AbyssPolicy.NONE)))
 
 
 def select_segment(p: dict) -> dict:

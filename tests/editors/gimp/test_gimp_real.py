@@ -186,6 +186,7 @@ def test_daemon_not_running_is_reported(installed_plugin: Path, gimp_config: Gim
 
 FIRST = "Colorized · Photo · vibrancy 0.2 · hints"
 SECOND = "Colorized · Photo · vibrancy 0.9 · hints"
+FIRST_DEFAULT = "Colorized · Photo · vibrancy model · hints"
 
 
 def test_the_active_hint_layer_leads_to_its_photo_and_each_result_shows_on_top(installed_plugin: Path,
@@ -208,6 +209,71 @@ def test_the_active_hint_layer_leads_to_its_photo_and_each_result_shows_on_top(i
     assert first["colored"] > W * H // 4  # the composite image shows the colors right after the action
     assert second["layers"] == ["Color hints", SECOND, FIRST, "Photo"]  # the newest result on top
     assert second["colored"] > W * H // 4
+    assert out["source_sha256_before"] == out["source_sha256_after"]
+
+
+def two_discs() -> bytes:
+    """Two bright discs side by side on a dark background: two objects a box holds together."""
+    return b"".join(bytes([v, v, v, 255]) for y in range(H) for x in range(W)
+                    for v in [230 if min((x - 20) ** 2, (x - 44) ** 2) + (y - 22) ** 2 < 70 else 20])
+
+
+GREEN, RED = [0, 255, 0, 255], [255, 0, 0, 255]
+
+
+def test_clicks_select_objects_and_add_and_subtract_combine_with_the_selection(installed_plugin: Path,
+                                                                               gimp_config: GimpConfig,
+                                                                               daemon: Daemon) -> None:
+    def select_object(mode: str, drawable: str = "Photo") -> dict[str, Any]:
+        return {"procedure": P + "select-object", "drawable": drawable, "args": {"mode": mode},
+                "probes": [[20, 22], [44, 22], [9, 11], [10, 40]]}  # left disc, right disc, box corner, background
+
+    out = run_gimp({"scenario": "steps", "w": W, "h": H, "pixels": base64.b64encode(two_discs()).decode(), "steps": [
+        {"select": [8, 10, 48, 26]},
+        select_object("replace"),  # a box around both discs: both
+        {"procedure": P + "add-clicks-layer", "drawable": "Photo"},
+        {"paint": {"layer": "Object clicks", "rect": [19, 21, 2, 2], "rgba": GREEN}},
+        {"paint": {"layer": "Object clicks", "rect": [43, 21, 2, 2], "rgba": RED}},
+        {"select": [8, 10, 48, 26]},
+        select_object("replace", "Object clicks"),  # the same box, a green dot on the left, a red one on the right
+        {"paint": {"layer": "Object clicks", "rect": [43, 21, 2, 2], "rgba": [0, 0, 0, 0]}},
+        {"select": None},
+        select_object("replace"),  # the green dot alone, nothing selected: the left disc
+        {"select": [6, 38, 8, 6]},
+        select_object("add"),  # a small box in the background plus the disc under the dot, nothing between
+        {"select": [8, 10, 48, 26]},
+        select_object("subtract"),  # the box minus the disc under the dot
+    ]}, gimp_config, {"CHROMASEG_ENDPOINT": daemon.endpoint})
+    box, clicks_layer, negative, click, add, subtract = out["steps"]
+    assert [s["status"] for s in out["steps"]] == ["success"] * 6, out["steps"]
+    assert box["probes"][:2] == [255, 255]
+    assert clicks_layer["layers"] == ["Object clicks", "Photo"]
+    assert negative["probes"][:2] == [255, 0] and negative["selected"] < box["selected"]  # the red dot's disc is out
+    assert click["probes"] == [255, 0, 0, 0] and 150 < click["selected"] < 500
+    assert add["probes"] == [255, 0, 0, 255] and add["selected"] >= click["selected"] + 40
+    assert subtract["probes"][:3] == [0, 255, 255]
+    assert out["source_sha256_before"] == out["source_sha256_after"]
+
+
+def test_hint_at_selection_fills_the_foreground_on_the_hint_layer(installed_plugin: Path, gimp_config: GimpConfig,
+                                                                  daemon: Daemon) -> None:
+    out = run_gimp({"scenario": "steps", "w": W, "h": H, "pixels": base64.b64encode(ramp()).decode(), "steps": [
+        {"procedure": P + "hint-at-selection", "drawable": "Photo"},  # nothing selected: refused
+        {"foreground": [1.0, 0.5, 0.0]},
+        {"select": [10, 12, 4, 4]},
+        {"procedure": P + "hint-at-selection", "drawable": "Photo",
+         "pixel_probes": [["Color hints", 11, 13], ["Color hints", 20, 20]]},
+        {"procedure": P + "colorize-layer", "drawable": "Color hints", "args": {"layer-mode": "normal"},
+         "pixel_probes": [[FIRST_DEFAULT, 11, 13]]},
+    ]}, gimp_config, {"CHROMASEG_ENDPOINT": daemon.endpoint})
+    refused, hint, colorize = out["steps"]
+    assert refused["status"] != "success" and "select where the color goes" in refused["error"]
+    assert hint["status"] == "success", hint["error"]
+    assert hint["layers"] == ["Color hints", "Photo"]
+    assert hint["pixels"] == [[255, 128, 0, 255], [0, 0, 0, 0]]  # the foreground where selected, nothing elsewhere
+    assert colorize["status"] == "success", colorize["error"]
+    r, g, b, _ = colorize["pixels"][0]
+    assert r > b + 20  # the orange point colors the result where it was put
     assert out["source_sha256_before"] == out["source_sha256_after"]
 
 
