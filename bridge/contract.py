@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 
 _SPEC = "chromaseg.param"  # the dataclass field metadata key that holds a field's `Param`
 MAX_PROMPT_POINTS = 256
+MAX_LISTED_HINTS = 256  # the hints op lists at most this many dabs (the largest), and says how many it left out
 IMAGE_DTYPES = ("u8", "u16", "f32")
 
 
@@ -263,6 +264,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op("harmonize", HarmonizeParams, {FrameName.LAYER: FrameRule(IMAGE_DTYPES, (3, 4), required=True),
                                       FrameName.SEGMENTS: _LABELS, FrameName.SELECTION: _MASK,
                                       FrameName.PROTECT: _MASK, FrameName.HINTS: _HINTS}, job=True),
+    Op("hints", NoParams, {FrameName.HINTS: FrameRule(IMAGE_DTYPES, (4,), required=True)}, job=True),
     Op("cancel", CancelParams),
 )}
 

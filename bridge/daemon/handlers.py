@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from chromaseg.bridge.contract import MAX_PROMPT_POINTS
+from chromaseg.bridge.contract import MAX_LISTED_HINTS, MAX_PROMPT_POINTS
 from chromaseg.bridge.daemon.models import Models
 from chromaseg.bridge.daemon.validation import box_pixels
 from chromaseg.bridge.daemon.worker import JobContext, Outcome
@@ -213,4 +213,15 @@ def harmonize(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[s
     return info, [("layer", out)]
 
 
-HANDLERS: dict[str, Handler] = {"segment": segment, "colorize": colorize, "harmonize": harmonize}
+def hints(ctx: JobContext, models: Models, params: dict[str, Any], a: dict[str, np.ndarray]) -> Outcome:
+    """The dabs painted on a hint layer, as the colorizer will read them: where, how large, which color; so an
+    editor can list the hints without reading pixels itself."""
+    from chromaseg.core.dabs import hex_color, painted_dabs
+
+    dabs = painted_dabs(a["hints"]).largest(MAX_LISTED_HINTS)
+    listed = [{"x": int(x), "y": int(y), "pixels": int(n), "color": hex_color(rgb)}
+              for (x, y), n, rgb in zip(dabs.points, dabs.areas, dabs.colors)]
+    return {"hints": listed, "dropped": dabs.dropped}, []
+
+
+HANDLERS: dict[str, Handler] = {"segment": segment, "colorize": colorize, "harmonize": harmonize, "hints": hints}

@@ -326,3 +326,18 @@ def test_client_module_imports_only_the_standard_library() -> None:
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_hints_lists_each_painted_dab_with_its_place_size_and_color(daemon, backend) -> None:
+    layer = np.zeros((40, 60, 4), np.uint8)
+    layer[5:8, 10:14] = (255, 128, 0, 255)  # an orange dab, 12 px
+    layer[30, 50] = (0, 0, 255, 80)  # a faint blue single pixel: painted all the same
+    with daemon.client(backend) as c:
+        reply = c.request("hints", {}, {"hints": Frame(layer.tobytes(), "u8", layer.shape)})
+        assert reply.result == {"hints": [{"x": 11, "y": 6, "pixels": 12, "color": "#ff8000"},
+                                          {"x": 50, "y": 30, "pixels": 1, "color": "#0000ff"}], "dropped": 0}
+        empty = np.zeros((4, 4, 4), np.float32)
+        assert c.request("hints", {}, {"hints": Frame(empty.tobytes(), "f32", empty.shape)}).result == {
+            "hints": [], "dropped": 0}
+        with pytest.raises(RequestFailed, match="hints"):
+            c.request("hints", {}, {})
