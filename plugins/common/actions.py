@@ -25,14 +25,16 @@ from chromaseg.plugins.common.pixels import (
     to_wire,
     wire_itemsize,
 )
-from chromaseg.plugins.common.settings import Settings
+from chromaseg.plugins.common.preview import PreviewImage, preview_shape, rgba8, sample_nearest
+from chromaseg.plugins.common.settings import OPTIONS, Settings
 
 
 @dataclass
 class Plan:
     """One request to the daemon and what to do with its reply.
 
-    `apply(reply)` writes the result into the document (one undo step) and returns a status line for the artist.
+    `apply(reply)` writes the result into the document (one undo step) and returns a status line for the artist; a
+    Preview's writes nothing and sets `preview` instead, the images the editor shows.
     Keep the plan alive until the job is done: `frames` are sent without copying.
     """
 
@@ -41,6 +43,7 @@ class Plan:
     params: Params
     frames: dict[str, Frame]
     apply: Callable[[Reply], str] = field(repr=False)
+    preview: PreviewImage | None = field(default=None, repr=False)  # what a Preview's apply leaves for the editor
 
 
 @dataclass(frozen=True)
@@ -111,10 +114,9 @@ def _result_pixels(reply: Reply, fmt: PixelFormat, rect: Rect) -> bytes:
     return bytes(from_wire(frame.data, fmt))
 
 
-def colorize(doc: DocumentAdapter, settings: Settings, *, selection_only: bool) -> Plan:
-    """Colorize the active layer, or only the selection (with context around it and a feathered edge)."""
-    fmt = doc.pixel_format()
-    region = _require_selection(doc, settings, "Colorize selection") if selection_only else _whole_layer(doc)
+def _colorize_request(doc: DocumentAdapter, settings: Settings, region: Region, fmt: PixelFormat,
+                      preview: int | None = None) -> tuple[dict[str, Frame], ColorizeParams]:
+    """Colorize's frames (the layer, the selection, painted hints) and params for `region`."""
     frames = {"layer": _layer_frame(doc, region.rect, fmt)}
     if region.selection is not None:
         frames["selection"] = _mask_frame(region.selection, region.rect)
@@ -124,10 +126,18 @@ def colorize(doc: DocumentAdapter, settings: Settings, *, selection_only: bool) 
     params = ColorizeParams(
         vibrancy=settings.vibrancy, harmonize=settings.harmonize, segment_pass=settings.segment_pass,
         confine_hints=settings.confine_hints, feather=None if region.selection is None else settings.feather,
-        colorizer=settings.colorizer,
+        colorizer=settings.colorizer, preview=preview,
     )
+    return frames, params
+
+
+def colorize(doc: DocumentAdapter, settings: Settings, *, selection_only: bool) -> Plan:
+    """Colorize the active layer, or only the selection (with context around it and a feathered edge)."""
+    fmt = doc.pixel_format()
+    region = _require_selection(doc, settings, "Colorize selection") if selection_only else _whole_layer(doc)
+    frames, params = _colorize_request(doc, settings, region, fmt)
     name = naming.colorized_name(
-        doc.layer_name(), settings, hints=hints is not None, selection=region.selection is not None
+        doc.layer_name(), settings, hints="hints" in frames, selection=region.selection is not None
     )
     note = doc.conversion_note()
 
@@ -137,6 +147,35 @@ def colorize(doc: DocumentAdapter, settings: Settings, *, selection_only: bool) 
 
     title = "Colorize selection" if selection_only else "Colorize layer"
     return Plan(title, "colorize", params, frames, apply)
+
+
+def preview(doc: DocumentAdapter, settings: Settings, side: int | None = None) -> Plan:
+    """A quick look at Colorize: the selection's region (with context, as Colorize Selection sends it) when there is
+    a selection, else the whole layer, colorized by the daemon at a long side of at most `side` pixels (the settings'
+    `preview_size` when not given). Its apply writes nothing to the document: it leaves the before/after images in
+    `plan.preview` for the editor to show, and says so in its status line."""
+    side = settings.preview_size if side is None else OPTIONS["preview_size"].checked("preview_size", side)
+    fmt = doc.pixel_format()
+    region = _selected(doc, settings, context=True) or _whole_layer(doc)
+    frames, params = _colorize_request(doc, settings, region, fmt, preview=side)
+    layer = doc.layer_name()
+    rect, dtype = region.rect, fmt.wire_dtype
+
+    def apply(reply: Reply) -> str:
+        w, h = preview_shape(reply.result, rect.w, rect.h, side)
+        frame = reply.frames.get("layer")
+        if frame is None or frame.dtype != dtype or tuple(frame.shape) != (h, w, 4):
+            got = None if frame is None else f"{frame.dtype} {list(frame.shape)}"
+            raise PluginError(f"The daemon sent an unexpected preview ({got} for {dtype} [{h}, {w}, 4]); the "
+                              "document is unchanged.")
+        source = sample_nearest(frames["layer"].data, rect.w, rect.h, 4 * wire_itemsize(dtype), w, h)
+        plan.preview = PreviewImage(w, h, rgba8(source, dtype), rgba8(frame.data, dtype), layer,
+                                    selection=region.selection is not None)
+        what = "the selection of " if region.selection is not None else ""
+        return f"Preview {w}x{h} of {what}{layer!r}: the document is unchanged; Apply colorizes at full size."
+
+    plan = Plan("Preview", "colorize", params, frames, apply)
+    return plan
 
 
 def harmonize(doc: DocumentAdapter, settings: Settings) -> Plan:

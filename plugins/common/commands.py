@@ -62,6 +62,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("harmonize_layer", "Harmonize Layer",
             "Harmonize the colors of an already colored layer per object (CCC Algorithm 1) into a new layer.",
             lambda doc, s: actions.harmonize(doc, s), SourceRole.ACTIVE_RESULT),
+    Command("preview", "Preview Colorization",
+            "A quick low-resolution look at Colorize Layer (or Colorize Selection when something is selected), with "
+            "a before/after toggle; nothing is written to the document.",
+            lambda doc, s: actions.preview(doc, s)),
 )
 
 BY_KEY: dict[str, Command] = {c.key: c for c in COMMANDS}

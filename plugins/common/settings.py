@@ -21,6 +21,10 @@ OPTIONS: dict[str, Param] = {
     **{name: _COLORIZE[name] for name in ("vibrancy", "harmonize", "segment_pass", "confine_hints", "feather",
                                           "colorizer")},
     "max_segments": replace(_MAX_SEGMENTS, hi=min(_MAX_SEGMENTS.hi, MAX_LABELS)),
+    # colorize's `preview` (px), always on for the Preview command, with the plugin's own default; Colorize sends none
+    "preview_size": replace(_COLORIZE["preview"], default=384,
+                            help="Long side of a Preview: a quick look at a scaled-down copy (never enlarged) that "
+                                 "writes nothing to the document; Colorize works at full size."),
     "padding": Param((int, float), 0.25, 0.0, 4.0, step=0.01, label="Context %",
                      help="Context sent around a selection, as a share of its longer side."),
     "min_padding": Param((int,), 16, 0, 4096, step=1, label="Least context (px)",
@@ -37,6 +41,7 @@ class Settings:
     harmonize, segment_pass, confine_hints, feather: colorize's params of the same names.
     colorizer: a published colorizer the daemon has installed (`info` lists them); None = the shipped model.
     max_segments: how many segments auto-segment asks for.
+    preview_size: the long side of a Preview (colorize's `preview` param), in pixels.
     padding: context sent around a selection, as a fraction of its longer side (at least `min_padding` pixels).
     daemon_command: what autostart runs (split like a shell would); empty = `chromaseg serve` from PATH.
     endpoint: where the daemon listens; empty = the bridge's default (CHROMASEG_ENDPOINT or the user's socket).
@@ -52,6 +57,7 @@ class Settings:
     feather: float = OPTIONS["feather"].default
     colorizer: str | None = OPTIONS["colorizer"].default
     max_segments: int = OPTIONS["max_segments"].default
+    preview_size: int = OPTIONS["preview_size"].default
     daemon_command: str = ""
     endpoint: str = ""
     autostart: bool = True

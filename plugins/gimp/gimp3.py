@@ -32,6 +32,7 @@ from chromaseg.plugins.gimp.registry import Procedure  # noqa: E402
 
 _MODES = {C.LAYER_MODE_NORMAL: Gimp.LayerMode.NORMAL, C.LAYER_MODE_LCH_COLOR: Gimp.LayerMode.LCH_COLOR}
 _BASE_TYPES = {Gimp.ImageBaseType.RGB: C.RGB, Gimp.ImageBaseType.GRAY: C.GRAY, Gimp.ImageBaseType.INDEXED: C.INDEXED}
+_GIMP_BASE_TYPES = {ours: theirs for theirs, ours in _BASE_TYPES.items()}
 _LAYER_TYPES = {C.RGB_IMAGE: Gimp.ImageType.RGB_IMAGE, C.RGBA_IMAGE: Gimp.ImageType.RGBA_IMAGE,
                 C.GRAY_IMAGE: Gimp.ImageType.GRAY_IMAGE, C.GRAYA_IMAGE: Gimp.ImageType.GRAYA_IMAGE}
 _MASK_TYPES = {C.ADD_MASK_WHITE: Gimp.AddMaskType.WHITE, C.ADD_MASK_BLACK: Gimp.AddMaskType.BLACK,
@@ -227,6 +228,7 @@ class _Gimp:
     """`gimp`: messages, the progress bar, object constructors."""
 
     message = staticmethod(Gimp.message)
+    interactive = False  # the running procedure was started from GIMP's interface (set for each run)
 
     @staticmethod
     def progress_init(text: str = "") -> None:
@@ -251,6 +253,17 @@ class _Gimp:
     @staticmethod
     def Layer(image: GImage, name: str, width: int, height: int, type: int, opacity: float, mode: str) -> GDrawable:
         return GDrawable(Gimp.Layer.new(image.item, name, width, height, _LAYER_TYPES[type], opacity, _MODES[mode]))
+
+    @staticmethod
+    def Image(width: int, height: int, type: int) -> GImage:
+        """A new 8-bit image (GIMP's default precision), not shown until a display opens."""
+        return GImage(Gimp.Image.new(width, height, _GIMP_BASE_TYPES[type]))
+
+    @classmethod
+    def Display(cls, image: GImage) -> Any:
+        """A window on `image` when the procedure runs interactively; None otherwise (a script shows what it
+        wants, and GIMP without its interface has no windows)."""
+        return Gimp.Display.new(image.item) if cls.interactive else None
 
     @staticmethod
     def GroupLayer(image: GImage, name: str) -> GDrawable:
@@ -293,6 +306,10 @@ class _Pdb:
     @staticmethod
     def gimp_image_select_item(image: GImage, operation: int, item: GDrawable) -> None:
         image.item.select_item(Gimp.ChannelOps(operation), item.item)
+
+    @staticmethod
+    def gimp_image_clean_all(image: GImage) -> None:
+        image.item.clean_all()
 
     @staticmethod
     def gimp_image_convert_rgb(image: GImage) -> None:
@@ -389,6 +406,7 @@ def _make_run(spec: Procedure) -> Callable[..., Any]:
         if run_mode == Gimp.RunMode.INTERACTIVE and spec.params:
             if not _run_dialog(procedure, config, spec.label.replace("_", "").rstrip(".")):
                 return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+        _Gimp.interactive = run_mode != Gimp.RunMode.NONINTERACTIVE
         try:
             values = [_value(config, p) for p in spec.params]
             spec.function(GImage(image), wrap(drawables[0]), *values)

@@ -8,9 +8,11 @@
 
 The subset a plug-in like chromaseg needs, with gimpfu's names:
 - `gimp.message`, `gimp.progress_init/update/pulse/set_text/end`, `gimp.Layer(image, name, w, h, type, opacity,
-  mode)`, `gimp.Channel(image, name, w, h, opacity, (r, g, b))`, `gimp.GroupLayer(image, name)`.
-- `pdb.gimp_image_undo_group_start/end`, `pdb.gimp_selection_bounds`, `pdb.gimp_image_insert_layer/channel`,
-  `pdb.gimp_image_remove_channel`, `pdb.gimp_image_select_item`,
+  mode)`, `gimp.Channel(image, name, w, h, opacity, (r, g, b))`, `gimp.GroupLayer(image, name)`, `gimp.Image(w, h,
+  RGB)` (a new 8-bit image) and `gimp.Display(image)` (a window on it when the procedure runs interactively, else
+  None: a script shows what it wants).
+- `pdb.gimp_image_undo_group_start/end`, `pdb.gimp_image_clean_all`, `pdb.gimp_selection_bounds`,
+  `pdb.gimp_image_insert_layer/channel`, `pdb.gimp_image_remove_channel`, `pdb.gimp_image_select_item`,
   `pdb.gimp_image_convert_rgb`, `pdb.gimp_image_get_layer_by_name`, `pdb.gimp_image_get_layer_by_tattoo`,
   `pdb.gimp_drawable_edit_fill(drawable, FILL_FOREGROUND)`, `pdb.gimp_context_get_foreground()` (sRGB, 0..1),
   `pdb.gimp_displays_flush`.

@@ -30,6 +30,7 @@ from chromaseg.plugins.gimp.gimpfu import (
     register,
 )
 from chromaseg.plugins.gimp.job import run_plan
+from chromaseg.plugins.gimp.preview import AFTER, open_preview
 
 MENU = "<Image>/Filters/Colors/Chromaseg"
 AUTHOR = "chromaseg"
@@ -63,7 +64,7 @@ _HINT_LAYER = (PF_STRING, "hint_layer", "Hint layer (painted pixels are hints)",
 # names the fetch command for one it lacks); the Krita docker lists what the daemon has installed.
 _COLORIZER = (PF_STRING, "colorizer", f"{OPTIONS['colorizer'].label} (empty: the shipped model; or e.g. siggraph17, "
                                       "ddcolor-tiny once fetched)", "")
-_COLORIZE_PARAMS = _TARGET + [
+_COLORIZE_OPTIONS = [  # after the target: what colorize and its preview take, in this order
     _HINT_LAYER,
     _COLORIZER,
     (PF_TOGGLE, "model_vibrancy", MODEL_VIBRANCY, DEFAULTS.vibrancy is None),
@@ -72,23 +73,51 @@ _COLORIZE_PARAMS = _TARGET + [
     _toggle("harmonize"),
     _toggle("segment_pass"),
     _toggle("confine_hints"),
+]
+_COLORIZE_PARAMS = _TARGET + _COLORIZE_OPTIONS + [
     (PF_OPTION, "layer_mode", "Result layer mode", 1, ["Normal", "LCh color"]),
     _ENDPOINT,
 ]
+_PREVIEW_PARAMS = _TARGET + _COLORIZE_OPTIONS + [_ranged(PF_SPINNER, "preview_size"), _ENDPOINT]
 
 
 def _settings(endpoint: str, **choices: Any) -> Settings:
     return replace(base_settings, endpoint=endpoint, **choices)
 
 
+def _colorize_settings(endpoint: str, colorizer: str, model_vibrancy: bool, vibrancy: float, feather: float,
+                       harmonize: bool, segment_pass: bool, confine_hints: bool, **more: Any) -> Settings:
+    return _settings(endpoint, vibrancy=None if model_vibrancy else vibrancy, feather=feather, harmonize=harmonize,
+                     segment_pass=segment_pass, confine_hints=confine_hints, colorizer=colorizer.strip() or None,
+                     **more)
+
+
 def _colorize(image: Any, drawable: Any, hint_layer: str, colorizer: str, model_vibrancy: bool, vibrancy: float,
               feather: float, harmonize: bool, segment_pass: bool, confine_hints: bool, layer_mode: int, endpoint: str,
               *, selection_only: bool) -> str:
-    settings = _settings(endpoint, vibrancy=None if model_vibrancy else vibrancy, feather=feather,
-                         harmonize=harmonize, segment_pass=segment_pass, confine_hints=confine_hints,
-                         colorizer=colorizer.strip() or None)
+    settings = _colorize_settings(endpoint, colorizer, model_vibrancy, vibrancy, feather, harmonize, segment_pass,
+                                  confine_hints)
     doc = GimpDocument(image, drawable, hint_layer=hint_layer, result_mode=LAYER_MODES[layer_mode])
     return _run_telling_conversion(doc, actions.colorize(doc, settings, selection_only=selection_only), settings)
+
+
+def preview(image: Any, drawable: Any, hint_layer: str, colorizer: str, model_vibrancy: bool, vibrancy: float,
+            feather: float, harmonize: bool, segment_pass: bool, confine_hints: bool, preview_size: int,
+            endpoint: str) -> str:
+    """Colorize layer (or Colorize selection, when something is selected) at a long side of `preview_size`, opened
+    as a new image (plugins.gimp.preview); the artist's image is only read. The status bar says what to do next."""
+    settings = _colorize_settings(endpoint, colorizer, model_vibrancy, vibrancy, feather, harmonize, segment_pass,
+                                  confine_hints, preview_size=preview_size)
+    plan = actions.preview(GimpDocument(image, drawable, hint_layer=hint_layer), settings)
+    run_plan(plan, settings)
+    shown = plan.preview
+    open_preview(shown)
+    what, command = ("the selection of ", "Colorize selection") if shown.selection else ("", "Colorize layer")
+    message = (f"Preview {shown.width}x{shown.height} of {what}{shown.layer!r} opened as a new image (hide its "
+               f"{AFTER!r} layer to see before); your image is unchanged, {command} colorizes it at full size.")
+    gimp.progress_init(message)
+    gimp.progress_end()
+    return message
 
 
 def _run_telling_conversion(doc: GimpDocument, plan: Plan, settings: Settings) -> str:
@@ -179,3 +208,7 @@ _register("add-hint-layer", "Add _hint layer", BY_KEY["hint_layer"].tooltip,
 _register("hint-at-selection", "Add hint at selectio_n", BY_KEY["hint_at_selection"].tooltip,
           _TARGET + [_HINT_LAYER], hint_at_selection)
 _register("add-clicks-layer", "Add object _clicks layer", BY_KEY["clicks_layer"].tooltip, _TARGET, add_clicks_layer)
+_register("preview", "_Preview colorization...",
+          "A quick low-resolution look at Colorize layer (or Colorize selection when something is selected), opened "
+          "as a new image: 'After' over 'Before', hide 'After' to compare; nothing is written to your image.",
+          _PREVIEW_PARAMS, preview)

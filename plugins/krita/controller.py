@@ -8,6 +8,7 @@ from chromaseg.bridge.contract import ColorizerInfo
 from chromaseg.plugins.common.actions import Plan
 from chromaseg.plugins.common.commands import BY_KEY
 from chromaseg.plugins.common.errors import artist_message
+from chromaseg.plugins.common.preview import PreviewImage
 from chromaseg.plugins.common.runner import Runner, State, Update
 from chromaseg.plugins.common.settings import Settings
 from chromaseg.plugins.krita.document import KritaDocument
@@ -28,13 +29,15 @@ Listener = Callable[[Update], None]
 
 
 class Controller:
-    """One per Krita instance: the settings, the daemon runner, and the job in flight."""
+    """One per Krita instance: the settings, the daemon runner, the job in flight, and the last preview."""
 
     def __init__(self, timer: Timer, runner: Runner | None = None) -> None:
         self.timer = timer
         self.runner = runner or Runner(load_settings())
         self._listeners: list[Listener] = []
+        self._plan: Plan | None = None
         self.last = Update(State.IDLE, "Ready.")
+        self.preview: PreviewImage | None = None  # the last Preview's images, set before the listeners hear it is done
 
     @property
     def settings(self) -> Settings:
@@ -71,22 +74,36 @@ class Controller:
             return self._tell(Update(State.FAILED, artist_message(exc)))
         if not isinstance(outcome, Plan):
             return self._tell(Update(State.DONE, outcome, 1.0))
+        self._plan = outcome
         update = self._tell(self.runner.start(outcome))
         if self.runner.busy:
             self.timer.start(PUMP_INTERVAL_MS)
+        else:
+            self._plan = None
         return update
+
+    def apply_preview(self) -> Update:
+        """Apply: what the last preview showed, at full resolution (Colorize Selection when it was of a selection,
+        else Colorize Layer), with the options as they are now."""
+        if self.preview is None:
+            return self._tell(Update(State.FAILED, "Preview first: Apply colorizes what the preview shows."))
+        return self.run("colorize_selection" if self.preview.selection else "colorize_layer")
 
     def tick(self) -> Update:
         """The timer's callback: advance the job, stop the timer once it is over."""
         update = self.runner.pump()
+        if update.state is State.DONE and self._plan is not None and self._plan.preview is not None:
+            self.preview = self._plan.preview
         if not self.runner.busy:
             self.timer.stop()
+            self._plan = None
         return self._tell(update)
 
     def cancel(self) -> Update:
         update = self.runner.cancel()
         if not self.runner.busy:
             self.timer.stop()
+            self._plan = None
         return self._tell(update)
 
     def daemon_status(self) -> str:

@@ -1,8 +1,9 @@
-"""The Chromaseg docker: command buttons, the options, progress and cancel, the daemon's status, and its settings
-folded away until asked for.
+"""The Chromaseg docker: command buttons, a colorize preview with its before/after toggle and Apply, the options,
+progress and cancel, the daemon's status, and its settings folded away until asked for.
 
 It stays compact beside Krita's default dockers on a 1000 px high screen: the daemon settings are collapsed by
-default and everything sits in a scroll area, so the docker can be made as short as the artist likes.
+default, the preview's image shows only once there is one, and everything sits in a scroll area, so the docker can be
+made as short as the artist likes. A preview is never written to the document: it lives in the docker's label.
 
 Everything runs on the UI thread: commands go to the shared controller, which pumps the job from a QTimer, and the
 docker only redraws from the updates it is sent.
@@ -13,7 +14,8 @@ from dataclasses import replace
 from functools import partial
 
 from krita import DockWidget
-from PyQt5.QtCore import QTimer
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtGui import QImage, QPixmap
 from PyQt5.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,6 +35,7 @@ from PyQt5.QtWidgets import (
 )
 
 from chromaseg.plugins.common.commands import BY_KEY
+from chromaseg.plugins.common.preview import PreviewImage
 from chromaseg.plugins.common.runner import Update
 from chromaseg.bridge.contract import Param
 from chromaseg.plugins.common.settings import MODEL_VIBRANCY, OPTIONS, Settings
@@ -41,6 +44,8 @@ from chromaseg.plugins.krita.shared import shared_controller
 STATUS_REFRESH_MS = 5000
 SHIPPED_COLORIZER = "Shipped model (CCC)"
 OPTION_ROW_SPACING = 3  # px between option and button rows (Qt's default is about 6): the docker fits a 1000 px screen
+PREVIEW_MIN_WIDTH = 160  # px: the preview is shown as wide as the docker is (never enlarged), at least this wide
+PREVIEW_MAX_HEIGHT = 360  # px: a tall preview is shown at most this high
 _BUTTONS = (  # (command key, row, column) in the button grid
     ("colorize_layer", 0, 0), ("colorize_selection", 0, 1),
     ("hint_layer", 1, 0), ("hint_at_selection", 1, 1),
@@ -89,6 +94,43 @@ class ChromasegDocker(DockWidget):
             button.clicked.connect(partial(self._run, key))
             grid.addWidget(button, row, column)
             self.buttons[key] = button
+        grid.addWidget(self._preview(), 1 + max(row for _, row, _ in _BUTTONS), 0, 1, 2)  # the row below, both columns
+        return box
+
+    def _preview(self) -> QWidget:
+        """Preview and Apply, then the preview's image and its before/after toggle, hidden until a preview exists."""
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(OPTION_ROW_SPACING)
+        row = QHBoxLayout()
+        command = BY_KEY["preview"]
+        self.buttons["preview"] = QPushButton(command.label)
+        self.buttons["preview"].setToolTip(command.tooltip)
+        self.buttons["preview"].clicked.connect(partial(self._run, "preview"))
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setToolTip("Colorize at full resolution what the preview shows (Colorize Layer, or Colorize "
+                                     "Selection when the preview is of a selection), with the options as they are.")
+        self.apply_button.setEnabled(False)
+        self.apply_button.clicked.connect(lambda *_: self.controller.apply_preview())
+        row.addWidget(self.buttons["preview"], 1)
+        row.addWidget(self.apply_button)
+        layout.addLayout(row)
+        self.preview_area = QWidget()
+        self.preview_area.setVisible(False)
+        area = QVBoxLayout(self.preview_area)
+        area.setContentsMargins(0, 0, 0, 0)
+        area.setSpacing(OPTION_ROW_SPACING)
+        self.preview_label = QLabel()
+        self.preview_label.setAlignment(Qt.AlignCenter)
+        self.before_after = QPushButton("Before")
+        self.before_after.setCheckable(True)
+        self.before_after.setToolTip("Pressed: the layer as it is. Released: the colorized preview.")
+        self.before_after.toggled.connect(self._show_preview_side)
+        area.addWidget(self.preview_label)
+        area.addWidget(self.before_after)
+        layout.addWidget(self.preview_area)
+        self._shown_preview: PreviewImage | None = None
         return box
 
     def _options(self, s: Settings) -> QWidget:
@@ -109,6 +151,7 @@ class ChromasegDocker(DockWidget):
         self.padding = _percent(OPTIONS["padding"], s.padding)
         self.feather = _double(OPTIONS["feather"], s.feather)
         self.max_segments = _spin(OPTIONS["max_segments"], s.max_segments)
+        self.preview_size = _spin(OPTIONS["preview_size"], s.preview_size)
         form.addRow(OPTIONS["colorizer"].label, self.colorizer)
         form.addRow(OPTIONS["vibrancy"].label, self.vibrancy)
         form.addRow(self.model_vibrancy)
@@ -116,7 +159,8 @@ class ChromasegDocker(DockWidget):
         form.addRow(self.segment_pass)
         form.addRow(self.confine_hints)
         # the ones rarely changed, folded away like the daemon settings: the docker stays short
-        self.show_more = _check("More options", False, "Context around a selection, feather, most segments.")
+        self.show_more = _check("More options", False,
+                                "Context around a selection, feather, most segments, preview size.")
         self.more = QWidget()
         self.more.setVisible(False)
         self.show_more.toggled.connect(self.more.setVisible)
@@ -126,12 +170,13 @@ class ChromasegDocker(DockWidget):
         more.addRow(OPTIONS["padding"].label, self.padding)
         more.addRow(OPTIONS["feather"].label, self.feather)
         more.addRow(OPTIONS["max_segments"].label, self.max_segments)
+        more.addRow(OPTIONS["preview_size"].label, self.preview_size)
         form.addRow(self.show_more)
         form.addRow(self.more)
         self.vibrancy.valueChanged.connect(self._override_vibrancy)
         self.model_vibrancy.toggled.connect(self._use_model_vibrancy)
         self.colorizer.currentIndexChanged.connect(self._store)
-        for spin in (self.padding, self.feather, self.max_segments):
+        for spin in (self.padding, self.feather, self.max_segments, self.preview_size):
             spin.valueChanged.connect(self._store)
         for check in (self.harmonize, self.segment_pass, self.confine_hints):
             check.toggled.connect(self._store)
@@ -237,7 +282,8 @@ class ChromasegDocker(DockWidget):
                 vibrancy=vibrancy, colorizer=self.colorizer.currentData() or None, harmonize=self.harmonize.isChecked(),
                 segment_pass=self.segment_pass.isChecked(), confine_hints=self.confine_hints.isChecked(),
                 padding=self.padding.value() / 100, feather=self.feather.value(),
-                max_segments=self.max_segments.value(), daemon_command=self.command.text().strip(),
+                max_segments=self.max_segments.value(), preview_size=self.preview_size.value(),
+                daemon_command=self.command.text().strip(),
                 endpoint=self.endpoint.text().strip(), autostart=self.autostart.isChecked(),
             )
         except ValueError as exc:
@@ -251,11 +297,41 @@ class ChromasegDocker(DockWidget):
         self.cancel_button.setEnabled(busy)
         for button in self.buttons.values():
             button.setEnabled(not busy)
+        if self.controller.preview is not self._shown_preview:
+            self.show_preview(self.controller.preview)
+        self.apply_button.setEnabled(not busy and self._shown_preview is not None)
         if busy and update.fraction is None:
             self.bar.setRange(0, 0)  # Qt's busy indicator
         else:
             self.bar.setRange(0, 1000)
             self.bar.setValue(int(1000 * (update.fraction or 0.0)))
+
+    def show_preview(self, preview: PreviewImage | None) -> None:
+        """A new preview: its "after" in the label (the toggle released), sized to the docker's width."""
+        self._shown_preview = preview
+        self.preview_area.setVisible(preview is not None)
+        if preview is None:
+            return
+        self.preview_label.setToolTip(f"Preview {preview.width}x{preview.height} of {preview.layer!r}: nothing of it "
+                                      "is in the document.")
+        blocked = self.before_after.blockSignals(True)
+        self.before_after.setChecked(False)
+        self.before_after.blockSignals(blocked)
+        self._show_preview_side()
+
+    def _show_preview_side(self, *_checked: object) -> None:
+        """The before or the after of the preview, as the toggle says."""
+        preview = self._shown_preview
+        if preview is None:
+            return
+        data = preview.before if self.before_after.isChecked() else preview.after
+        image = QImage(data, preview.width, preview.height, 4 * preview.width, QImage.Format_RGBA8888)
+        pixmap = QPixmap.fromImage(image)  # a copy: the bytes may go
+        w, h = _fit(preview.width, preview.height, max(PREVIEW_MIN_WIDTH, self.scroll.viewport().width() - 24),
+                    PREVIEW_MAX_HEIGHT)
+        if (w, h) != (preview.width, preview.height):
+            pixmap = pixmap.scaled(w, h, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)
+        self.preview_label.setPixmap(pixmap)
 
     def refresh_status(self) -> None:
         if self.isVisible() or not self.status.text():
@@ -265,6 +341,12 @@ class ChromasegDocker(DockWidget):
 
     def canvasChanged(self, canvas: object) -> None:
         """Commands always act on the active document; nothing to follow here."""
+
+
+def _fit(w: int, h: int, most_w: int, most_h: int) -> tuple[int, int]:
+    """`w` x `h` scaled down (never up) to fit `most_w` x `most_h`, keeping its aspect."""
+    scale = min(1.0, most_w / w, most_h / h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def _double(spec: Param, value: float | None) -> QDoubleSpinBox:

@@ -101,13 +101,17 @@ def selection_facts(doc: Any) -> Facts | None:
 
 def command(key: str, limit: float = 300.0) -> Facts:
     """Trigger the plugin's menu action and let Krita's event loop (and the plugin's QTimer) run until it is over."""
+    return until_over(Krita.instance().action(f"chromaseg_{key}").trigger, limit)
+
+
+def until_over(start: Callable[[], Any], limit: float = 300.0) -> Facts:
+    """Start a command (a menu action, a docker button) and let Krita's event loop run until it is over."""
     from chromaseg.plugins.krita.shared import shared_controller
 
     controller = shared_controller()
     messages: list[str] = []
     controller.add_listener(lambda u: messages.append(f"{u.state.value}: {u.message}"))
-    action = Krita.instance().action(f"chromaseg_{key}")
-    action.trigger()
+    start()
     end = time.monotonic() + limit  # only stops a hung run; the tests assert on no time
     while controller.runner.busy and time.monotonic() < end:
         _events(0.02)
@@ -433,6 +437,53 @@ def scenario_cancel(window: Any) -> Facts:
             "layers": [n.name() for n in doc.rootNode().childNodes()], "source_unchanged": digest(source) == before}
 
 
+def label_facts(label: Any) -> Facts:
+    """The size of the pixmap a QLabel shows and how many of its pixels are not gray."""
+    image = label.pixmap().toImage().convertToFormat(QImage.Format_ARGB32)
+    bits = image.constBits()
+    bits.setsize(image.sizeInBytes())
+    return {"size": [image.width(), image.height()], "colored": colorfulness(bytes(bits))}
+
+
+def scenario_preview(window: Any) -> Facts:
+    """The docker's Preview button: a small colorized copy in the docker, nothing added to the document; its toggle
+    shows the layer as it is; Apply writes the full-resolution layer."""
+    from chromaseg.plugins.krita.shared import shared_controller
+
+    doc = new_doc(window)
+    source = doc.rootNode().childNodes()[0]
+    before = digest(source)
+    docker = docker_widget()
+    facts: Facts = {"before_preview": {"area_hidden": docker.preview_area.isHidden(),
+                                       "apply_enabled": docker.apply_button.isEnabled(),
+                                       "height": docker.scroll.widget().sizeHint().height()}}
+    stored = docker.preview_size.value()
+    docker.preview_size.setValue(128)  # the 256 px layer at half its size
+    facts["preview"] = until_over(docker.buttons["preview"].click)
+    shown = shared_controller().preview
+    facts["size"] = None if shown is None else [shown.width, shown.height]
+    facts["after"] = label_facts(docker.preview_label)
+    facts["layers_after_preview"] = [n.name() for n in doc.rootNode().childNodes()]
+    facts["source_unchanged"] = digest(source) == before
+    facts["shown"] = {"area_hidden": docker.preview_area.isHidden(), "apply_enabled": docker.apply_button.isEnabled(),
+                      "height": docker.scroll.widget().sizeHint().height()}
+    docker.before_after.click()
+    _events()
+    facts["before"] = {"checked": docker.before_after.isChecked(), **label_facts(docker.preview_label)}
+    docker.before_after.click()
+    _events()
+    facts["after_again"] = {"checked": docker.before_after.isChecked(), **label_facts(docker.preview_label)}
+    facts["apply"] = until_over(docker.apply_button.click)
+    nodes = doc.rootNode().childNodes()
+    facts["layers_after_apply"] = [n.name() for n in nodes]
+    if len(nodes) > 1:
+        b = nodes[1].bounds()
+        facts["applied_bounds"] = [b.x(), b.y(), b.width(), b.height()]
+    facts["source_unchanged_after_apply"] = digest(source) == before
+    docker.preview_size.setValue(stored)
+    return facts
+
+
 def scenario_autostart(window: Any) -> Facts:
     """No daemon at the endpoint: the plugin starts one with the installer's serve command, without blocking. Then
     that daemon is killed (SIGKILL, as a crash would) and the next command starts another one and succeeds."""
@@ -517,6 +568,7 @@ SCENARIOS: dict[str, Callable[[Any], Facts]] = {
     "auto_segment": scenario_auto_segment,
     "depths": scenario_depths,
     "cancel": scenario_cancel,
+    "preview": scenario_preview,
     "autostart": scenario_autostart,
     "screenshots": scenario_screenshots,
 }

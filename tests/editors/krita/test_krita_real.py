@@ -37,7 +37,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 def facts(daemon: Daemon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("krita")
     scenarios = ("plugin,colorize_selection,hints_layer_harmonize,select_object,hint_at_selection,auto_segment,depths,"
-                 "cancel")
+                 "cancel,preview")
     return run(krita_home(root / "home"), daemon.endpoint, scenarios, root / "facts.json")
 
 
@@ -59,6 +59,7 @@ def test_the_installed_plugin_registers_its_menu_and_docker(facts: dict[str, Any
     assert f["menu"][:11] == ["Colorize Layer", "Colorize Selection", "Add Color Hint Layer", "Add Hint at Selection",
                               "Add Object Clicks Layer", "Select Object", "Add Object to Selection",
                               "Subtract Object from Selection", "Auto-Segment", "Select Segment", "Harmonize Layer"]
+    assert f["menu"][f["menu"].index("Harmonize Layer") + 1] == "Preview Colorization"
     assert f["menu"][-1] == "Cancel Running Job"
     assert f["docker_stored"] == {"vibrancy": "0.5", "harmonize": "true"} and f["docker_used"] == [0.5, True]
     # the colorizer choice: the shipped model, then what the daemon has installed; kept in kritarc
@@ -223,6 +224,28 @@ def test_cancel_leaves_the_document_as_it_was(facts: dict[str, Any]) -> None:
     assert f["state"] == "cancelled" and f["message"] == "Cancelled. The document is unchanged."
     assert f["layers"] == ["Background"]
     assert f["source_unchanged"]
+
+
+def test_preview_in_the_docker_writes_nothing_and_apply_writes_the_full_resolution_layer(
+        facts: dict[str, Any]) -> None:
+    f = scenario(facts, "preview")
+    # compact until there is a preview: no image, nothing to apply
+    assert f["before_preview"]["area_hidden"] and not f["before_preview"]["apply_enabled"]
+    assert f["before_preview"]["height"] <= 600
+    done(f["preview"])
+    assert f["preview"]["message"] == ("Preview 128x128 of 'Background': the document is unchanged; Apply colorizes "
+                                       "at full size.")
+    assert f["size"] == [128, 128] and f["after"]["size"] == [128, 128]  # the 256 px layer at the chosen 128 px
+    assert f["after"]["colored"] > 1000
+    assert f["layers_after_preview"] == ["Background"] and f["source_unchanged"]  # nothing written
+    assert not f["shown"]["area_hidden"] and f["shown"]["apply_enabled"]
+    # the toggle: the layer as it is (gray), then the colorized preview again
+    assert f["before"] == {"checked": True, "size": [128, 128], "colored": 0}
+    assert f["after_again"] == {"checked": False, **f["after"]}
+    done(f["apply"])
+    assert f["layers_after_apply"][0] == "Background"
+    assert f["layers_after_apply"][1].startswith("Colorized · Background") and len(f["layers_after_apply"]) == 2
+    assert f["applied_bounds"] == [0, 0, 256, 256] and f["source_unchanged_after_apply"]
 
 
 def test_autostart_starts_the_daemon_with_the_installed_command(tmp_path: Path) -> None:

@@ -168,10 +168,12 @@ class MemImage:
         self._group: list[str] | None = None
         self._depth = 0
         self.selection = MemChannel(self, "selection", width, height)
+        self.dirty = False  # changed since it was made or marked clean (closing it would ask to save)
 
     # --- undo ---
 
     def record(self, change: str) -> None:
+        self.dirty = True
         if self._group is not None:
             self._group.append(change)
         else:
@@ -246,6 +248,18 @@ class _Gimp:
               mode: str) -> MemLayer:
         return MemLayer(image, name, width, height, type, opacity, mode)
 
+    def Image(self, width: int, height: int, type: int) -> MemImage:
+        image = MemImage(width, height, type)
+        self.backend.images.append(image)
+        return image
+
+    def Display(self, image: MemImage) -> MemImage | None:
+        """As GIMP 3's: a "window" (recorded in `backend.displays`) only when the procedure runs interactively."""
+        if not self.backend.interactive:
+            return None
+        self.backend.displays.append(image)
+        return image
+
     def GroupLayer(self, image: MemImage, name: str) -> MemLayer:
         return MemLayer(image, name, image.width, image.height, group=True)
 
@@ -304,6 +318,9 @@ class _Pdb:
         image.selection.data[:] = bytes(combine(a, b) for a, b in zip(image.selection.data, item.data))
         image.record(f"select ({item.name})")
 
+    def gimp_image_clean_all(self, image: MemImage) -> None:
+        image.dirty = False
+
     def gimp_image_convert_rgb(self, image: MemImage) -> None:
         image.base_type = C.RGB
         image.record("convert to RGB")
@@ -335,10 +352,15 @@ class _Pdb:
 
 @dataclass
 class MemoryBackend:
-    """Runs registered procedures on in-memory images; `messages` and `progress` record what GIMP would show."""
+    """Runs registered procedures on in-memory images; `messages` and `progress` record what GIMP would show,
+    `images` the images a procedure made (gimp.Image) and `displays` those it showed; `interactive` says how the
+    procedures run (GIMP's dialog or a script)."""
 
     messages: list[str] = field(default_factory=list)
     progress: list[tuple[str, Any]] = field(default_factory=list)
+    images: list[MemImage] = field(default_factory=list)
+    displays: list[MemImage] = field(default_factory=list)
+    interactive: bool = False
     foreground: tuple[float, float, float] = (1.0, 0.5, 0.0)  # the context's foreground color, sRGB 0..1
 
     def __post_init__(self) -> None:
@@ -346,7 +368,8 @@ class MemoryBackend:
         self.pdb = _Pdb(self)
 
     def run(self, name: str, image: MemImage, drawable: MemLayer, **values: Any) -> Any:
-        """Call procedure `name` as GIMP would in non-interactive mode, with `values` over the declared defaults.
+        """Call procedure `name` as GIMP would (non-interactively unless `interactive`, and without a dialog either
+        way), with `values` over the declared defaults.
 
         A failing procedure raises ProcedureError with the message GIMP would show (as a PDB call returns an error).
         """

@@ -253,3 +253,42 @@ def test_the_clicks_layer_leads_back_to_its_photo(backend, photo) -> None:
     clicks = image.layers[0]
     assert clicks.name == naming.CLICKS_LAYER_NAME and image.undo_steps == 1
     assert GimpDocument(image, clicks).layer_name() == "Photo"
+
+
+def test_preview_opens_a_new_image_with_before_and_after_and_leaves_the_artists_alone(backend, photo,
+                                                                                     daemon) -> None:
+    image, source = photo(96, 64)
+    before = _pixels(source)
+    message = backend.run(P + "preview", image, source, endpoint=daemon.endpoint, preview_size=64)
+    assert message == ("Preview 64x43 of 'Photo' opened as a new image (hide its 'After' layer to see before); your "
+                       "image is unchanged, Colorize layer colorizes it at full size.")
+    assert ("init", message) in backend.progress and backend.progress[-1] == ("end", "")
+    (shown,) = backend.images
+    assert (shown.width, shown.height, shown.base_type, shown.bits) == (64, 43, RGB, 8)
+    assert [layer.name for layer in shown.layers] == ["After", "Before"]  # After on top, both visible
+    after, low = shown.layers
+    assert all(layer.visible and (layer.width, layer.height, layer.offsets) == (64, 43, (0, 0))
+               for layer in shown.layers)
+    assert _chroma(_pixels(after)) > 0 and _chroma(_pixels(low)) == 0
+    # Before is the photo scaled down, nearest: preview pixel (x, y) is the photo's pixel at its center
+    x, y = 10, 7
+    sx, sy = (2 * x + 1) * 96 // 128, (2 * y + 1) * 64 // 86
+    assert _pixels(low)[4 * (y * 64 + x) : 4 * (y * 64 + x) + 4] == before[4 * (sy * 96 + sx) : 4 * (sy * 96 + sx) + 4]
+    assert not shown.dirty and backend.displays == []  # a script's run: no window, and closing it asks nothing
+    # the artist's image: no new layer, no undo step, the same pixels
+    assert [x.name for x in image.layers] == ["Photo"] and image.undo_steps == 0 and _pixels(source) == before
+
+
+def test_preview_of_a_selection_from_the_dialog_shows_the_new_image(backend, photo, daemon) -> None:
+    image, source = photo(64, 48)
+    select_rect(image, 20, 16, 12, 10)
+    image.undo.clear()
+    backend.interactive = True
+    message = backend.run(P + "preview", image, source, endpoint=daemon.endpoint, preview_size=32)
+    assert "of the selection of 'Photo'" in message and "Colorize selection colorizes it" in message
+    (shown,) = backend.images
+    assert backend.displays == [shown] and (shown.width, shown.height) == (32, 31)  # the 44x42 region sent
+    assert [x.name for x in image.layers] == ["Photo"] and image.undo_steps == 0
+    with pytest.raises(ValueError, match="'preview_size': 16 is outside"):  # refused before anything is read
+        backend.run(P + "preview", image, source, endpoint=daemon.endpoint, preview_size=16)
+    assert len(backend.images) == 1

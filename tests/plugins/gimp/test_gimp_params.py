@@ -87,5 +87,17 @@ def test_the_plugin_registers_its_procedures_under_one_submenu() -> None:
     ours = {n: p for n, p in PROCEDURES.items() if n.startswith("python-fu-chromaseg-")}
     assert set(ours) == {f"python-fu-chromaseg-{n}" for n in (
         "colorize-layer", "colorize-selection", "select-object", "auto-segment", "select-segment", "harmonize",
-        "add-hint-layer", "hint-at-selection", "add-clicks-layer")}
+        "add-hint-layer", "hint-at-selection", "add-clicks-layer", "preview")}
     assert {p.menu for p in ours.values()} == {procedures.MENU} == {"<Image>/Filters/Colors/Chromaseg"}
+
+
+def test_the_preview_takes_colorizes_options_and_a_preview_size_but_no_result_layer_mode() -> None:
+    from chromaseg.plugins.gimp import procedures  # noqa: F401  (registers the procedures)
+
+    colorize = [p.name for p in PROCEDURES["python-fu-chromaseg-colorize-layer"].params]
+    params = PROCEDURES["python-fu-chromaseg-preview"].params
+    assert [p.name for p in params] == [n for n in colorize if n not in ("layer_mode", "endpoint")] + [
+        "preview_size", "endpoint"]
+    size = params[-2]
+    assert (size.kind, size.default, size.lo, size.hi, size.step) == (PF_SPINNER, 384, 32, 1024, 32)
+    assert size.description == "Preview size (px)" and size.is_integer

@@ -1,7 +1,8 @@
 """A stand-in for the few PyQt5 classes the docker and the extension use: widgets that keep their state (ranges,
 steps, values, texts) and signals that call their slots, with Qt's rules where the plugin relies on them (a spin box
 clamps and rounds its value and signals only a change; blockSignals silences a widget), so the docker runs without
-Qt. `install()` puts it in sys.modules as PyQt5.QtCore and PyQt5.QtWidgets."""
+Qt. QImage and QPixmap keep their pixels' bytes and size, so a test can tell which image a label shows. `install()`
+puts it in sys.modules as PyQt5.QtCore, PyQt5.QtGui and PyQt5.QtWidgets."""
 from __future__ import annotations
 
 import sys
@@ -83,8 +84,64 @@ class QGroupBox(_Text):
 
 
 class QLabel(_Text):
+    def __init__(self, text: str = "", *_parent: Any) -> None:
+        super().__init__(text)
+        self._pixmap: QPixmap | None = None
+
     def setWordWrap(self, on: bool) -> None:
         pass
+
+    def setAlignment(self, _alignment: int) -> None:
+        pass
+
+    def setPixmap(self, pixmap: "QPixmap") -> None:
+        self._pixmap = pixmap
+
+    def pixmap(self) -> "QPixmap | None":
+        return self._pixmap
+
+
+class Qt:
+    AlignCenter = 0x84
+    IgnoreAspectRatio = 0
+    SmoothTransformation = 1
+
+
+class QImage:
+    """Pixels Qt reads from `data` (not copied: QPixmap.fromImage copies them)."""
+
+    Format_RGBA8888 = 17
+
+    def __init__(self, data: bytes, width: int, height: int, bytes_per_line: int, fmt: int) -> None:
+        if fmt != self.Format_RGBA8888 or bytes_per_line != 4 * width or len(data) != bytes_per_line * height:
+            raise ValueError("the fake QImage takes packed RGBA8888 rows")
+        self.data, self._w, self._h = data, width, height
+
+    def width(self) -> int:
+        return self._w
+
+    def height(self) -> int:
+        return self._h
+
+
+class QPixmap:
+    """A copy of an image's pixels (`data`, at the image's size) shown at `width()` x `height()`."""
+
+    def __init__(self, data: bytes, source_size: tuple[int, int], width: int, height: int) -> None:
+        self.data, self.source_size, self._w, self._h = data, source_size, width, height
+
+    @staticmethod
+    def fromImage(image: QImage) -> "QPixmap":
+        return QPixmap(bytes(image.data), (image.width(), image.height()), image.width(), image.height())
+
+    def scaled(self, width: int, height: int, *_modes: int) -> "QPixmap":
+        return QPixmap(self.data, self.source_size, width, height)
+
+    def width(self) -> int:
+        return self._w
+
+    def height(self) -> int:
+        return self._h
 
 
 class QLineEdit(_Text):
@@ -96,6 +153,30 @@ class QLineEdit(_Text):
 
 class QPushButton(_Text):
     SIGNAL = "clicked"
+
+    def __init__(self, text: str = "", *_parent: Any) -> None:
+        super().__init__(text)
+        self._checkable = self._checked = False
+        self.toggled = Signal(self)
+
+    def setCheckable(self, checkable: bool) -> None:
+        self._checkable = bool(checkable)
+
+    def setChecked(self, checked: bool) -> None:
+        if self._checkable and bool(checked) != self._checked:
+            self._checked = bool(checked)
+            self.toggled.emit(self._checked)
+
+    def isChecked(self) -> bool:
+        return self._checked
+
+    def click(self) -> None:
+        """As the artist's click: nothing on a disabled button; a checkable one toggles first, then it signals."""
+        if not self.isEnabled():
+            return
+        if self._checkable:
+            self.setChecked(not self._checked)
+        self.clicked.emit(self._checked)
 
 
 class QCheckBox(_Text):
@@ -212,6 +293,13 @@ class QProgressBar(QSpinBox):
 
 
 class QScrollArea(QWidget):
+    VIEWPORT_WIDTH = 300  # px, as a docker beside Krita's canvas
+
+    def viewport(self) -> QWidget:
+        viewport = QWidget()
+        viewport.width = lambda: self.VIEWPORT_WIDTH  # type: ignore[method-assign]
+        return viewport
+
     def setWidgetResizable(self, resizable: bool) -> None:
         self.resizable = resizable
 
@@ -301,6 +389,7 @@ def install() -> None:
     """Make `from PyQt5.QtCore / PyQt5.QtWidgets import ...` find these (unless a PyQt5 is imported already)."""
     this = sys.modules[__name__]
     package = types.ModuleType("PyQt5")
-    package.QtCore = package.QtWidgets = this  # type: ignore[attr-defined]
-    for name, module in (("PyQt5", package), ("PyQt5.QtCore", this), ("PyQt5.QtWidgets", this)):
+    package.QtCore = package.QtGui = package.QtWidgets = this  # type: ignore[attr-defined]
+    for name, module in (("PyQt5", package), ("PyQt5.QtCore", this), ("PyQt5.QtGui", this),
+                         ("PyQt5.QtWidgets", this)):
         sys.modules.setdefault(name, module)

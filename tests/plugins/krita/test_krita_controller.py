@@ -49,9 +49,10 @@ def select(doc: Document, x: int, y: int, w: int, h: int) -> None:
 
 
 def run(controller: Controller, key: str, limit: float = 120.0) -> tuple[Update, list[Update]]:
+    """Run the command `key` (or, for "apply", the preview's Apply) and fire the timer until it is over."""
     seen: list[Update] = []
     controller.add_listener(seen.append)
-    first = controller.run(key)
+    first = controller.apply_preview() if key == "apply" else controller.run(key)
     end = time.monotonic() + limit  # only stops a hung test; nothing asserts on time
     while controller.timer.interval is not None and time.monotonic() < end:
         time.sleep(PUMP_INTERVAL_MS / 1000)
@@ -194,3 +195,53 @@ def test_cancel_while_queued_leaves_the_document_as_it_was(krita: Krita, control
     assert controller.last.state is State.CANCELLED
     assert controller.last.message == "Cancelled. The document is unchanged."
     assert [n.name() for n in doc.rootNode().childNodes()] == ["Background"] and doc.undo_steps == []
+
+
+def chroma(rgba: bytes) -> int:
+    """How colored RGBA8 pixels are: the sum of max-min of R, G, B (0 for gray)."""
+    return sum(max(rgba[i : i + 3]) - min(rgba[i : i + 3]) for i in range(0, len(rgba), 4))
+
+
+def test_a_preview_comes_back_small_writes_nothing_and_apply_writes_the_full_layer(krita: Krita,
+                                                                                     controller: Controller) -> None:
+    doc = photo(krita)
+    source = doc.activeNode()
+    before = source.pixelData(0, 0, W, H)
+    refused = controller.apply_preview()
+    assert refused.state is State.FAILED and refused.message.startswith("Preview first")
+    controller.update_settings(Settings(endpoint=controller.settings.endpoint, autostart=False, preview_size=32))
+    last, seen = run(controller, "preview")
+    assert last.state is State.DONE, last.message
+    assert any(u.state is State.RUNNING for u in seen)
+    preview = controller.preview
+    assert (preview.width, preview.height, preview.layer, preview.selection) == (32, 24, "Background", False)
+    assert last.message == "Preview 32x24 of 'Background': the document is unchanged; Apply colorizes at full size."
+    # nothing was written: the same layers, the same pixels, no undo step
+    assert [n.name() for n in doc.rootNode().childNodes()] == ["Background"] and doc.undo_steps == []
+    assert source.pixelData(0, 0, W, H) == before
+    # before: the layer scaled down (nearest: preview pixel (x, y) is layer pixel (2x+1, 2y+1)), BGRA made RGBA
+    b, g, r, a = before[4 * (5 * W + 7) : 4 * (5 * W + 7) + 4]
+    assert preview.before[4 * (2 * 32 + 3) : 4 * (2 * 32 + 3) + 4] == bytes((r, g, b, a))
+    assert chroma(preview.before) == 0 and chroma(preview.after) > 0
+    last, _ = run(controller, "apply")
+    assert last.state is State.DONE, last.message
+    result = doc.rootNode().childNodes()[1]
+    assert result.name().startswith("Colorized · Background") and "selection" not in result.name()
+    assert (result.bounds().width(), result.bounds().height()) == (W, H) and result.childNodes() == []
+    assert controller.preview is preview  # still shown: the artist can compare
+
+
+def test_a_preview_of_a_selection_applies_as_colorize_selection(krita: Krita, controller: Controller) -> None:
+    doc = photo(krita)
+    select(doc, 18, 10, 26, 22)
+    controller.update_settings(Settings(endpoint=controller.settings.endpoint, autostart=False, preview_size=32))
+    last, _ = run(controller, "preview")
+    assert last.state is State.DONE, last.message
+    preview = controller.preview
+    # the selection's box plus 16 px of context, clamped to the layer (58x48), at a long side of 32
+    assert preview.selection and (preview.width, preview.height) == (32, 26)
+    assert "of the selection of 'Background'" in last.message
+    assert [n.name() for n in doc.rootNode().childNodes()] == ["Background"] and doc.undo_steps == []
+    last, _ = run(controller, "apply")
+    assert last.state is State.DONE, last.message
+    assert "selection, feather" in doc.rootNode().childNodes()[1].name() and len(doc.undo_steps) == 1

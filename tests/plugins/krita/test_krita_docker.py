@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+import time
+
 import pytest
 from bridge_helpers import Daemon
-from fake_krita import Krita
+from fake_krita import Document, Krita
 
 from chromaseg.bridge.contract import OPS
 from chromaseg.plugins.common.runner import Runner
 from chromaseg.plugins.common.settings import MODEL_VIBRANCY, OPTIONS, Settings
 from chromaseg.plugins.krita import shared
 from chromaseg.plugins.krita.controller import Controller
-from chromaseg.plugins.krita.docker import SHIPPED_COLORIZER, ChromasegDocker
+from chromaseg.plugins.krita.docker import SHIPPED_COLORIZER, ChromasegDocker, _fit
 
 SPINS = ("vibrancy", "feather", "max_segments")
 CHECKS = ("harmonize", "segment_pass", "confine_hints")
@@ -114,3 +116,63 @@ def test_the_colorizer_choice_lists_the_daemons_installed_ones_and_is_stored(mak
     assert docker.controller.settings.colorizer == "siggraph17"
     docker.colorizer.setCurrentIndex(0)
     assert docker.controller.settings.colorizer is None and krita.settings[("chromaseg", "colorizer")] == ""
+
+
+def test_the_preview_size_is_a_folded_option_with_the_contracts_steps_and_the_plugins_default(make_docker,
+                                                                                               krita: Krita) -> None:
+    docker = make_docker(Settings())
+    spec = OPTIONS["preview_size"]
+    assert (spec.lo, spec.hi, spec.step, spec.default) == (32, 1024, 32, 384)
+    spin = docker.preview_size
+    assert (spin.minimum(), spin.maximum(), spin.singleStep(), spin.value()) == (32, 1024, 32, 384)
+    assert docker.more.isHidden()  # with the options rarely changed
+    spin.setValue(256)
+    assert docker.controller.settings.preview_size == 256 and krita.settings[("chromaseg", "preview_size")] == "256"
+
+
+def _until_done(docker: ChromasegDocker) -> None:
+    end = time.monotonic() + 120  # only stops a hung test
+    while docker.controller.runner.busy and time.monotonic() < end:
+        time.sleep(0.05)
+        docker.controller.tick()
+
+
+def test_preview_shows_after_and_before_in_the_docker_and_apply_writes_the_layer(make_docker, krita: Krita,
+                                                                                daemon: Daemon) -> None:
+    w, h = 64, 48
+    doc = krita.add_document(Document(w, h, "photo"))
+    layer = doc.activeNode()
+    layer.setPixelData(bytes(v for i in range(w * h) for v in (i % 200,) * 3 + (255,)), 0, 0, w, h)
+    pixels = layer.pixelData(0, 0, w, h)
+    docker = make_docker(Settings(endpoint=daemon.endpoint, autostart=False, preview_size=32))
+    # compact until there is a preview: no image, no toggle, nothing to apply
+    assert docker.preview_area.isHidden() and not docker.apply_button.isEnabled()
+    assert docker.buttons["preview"].text() == "Preview Colorization"
+    docker.buttons["preview"].click()
+    assert not docker.buttons["preview"].isEnabled() and not docker.apply_button.isEnabled()  # busy
+    _until_done(docker)
+    preview = docker.controller.preview
+    assert docker.message.text().startswith("Preview 32x24 of 'Background'")
+    assert not docker.preview_area.isHidden() and docker.apply_button.isEnabled()
+    shown = docker.preview_label.pixmap()
+    assert shown.data == preview.after and shown.source_size == (32, 24) and (shown.width(), shown.height()) == (32, 24)
+    assert [n.name() for n in doc.rootNode().childNodes()] == ["Background"] and doc.undo_steps == []
+    assert layer.pixelData(0, 0, w, h) == pixels
+    docker.before_after.click()  # pressed: before
+    assert docker.before_after.isChecked() and docker.preview_label.pixmap().data == preview.before
+    docker.before_after.click()  # released: after again
+    assert docker.preview_label.pixmap().data == preview.after
+    docker.before_after.click()
+    docker.apply_button.click()
+    _until_done(docker)
+    names = [n.name() for n in doc.rootNode().childNodes()]
+    assert len(names) == 2 and names[1].startswith("Colorized · Background"), docker.message.text()
+    assert layer.pixelData(0, 0, w, h) == pixels and len(doc.undo_steps) == 1
+    # the same preview stays shown, as it was (before)
+    assert docker.before_after.isChecked() and docker.preview_label.pixmap().data == preview.before
+
+
+def test_a_large_preview_is_shown_as_wide_as_the_docker_never_enlarged() -> None:
+    assert _fit(384, 256, 276, 360) == (276, 184)
+    assert _fit(256, 1024, 276, 360) == (90, 360)
+    assert _fit(32, 24, 276, 360) == (32, 24)
