@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from chromaseg.bridge.client import Frame, Params, Reply
-from chromaseg.bridge.contract import ColorizeParams, HarmonizeParams, SegmentParams
+from chromaseg.bridge.contract import ColorizeParams, HarmonizeParams, NoParams, SegmentParams
 from chromaseg.plugins.common import naming
 from chromaseg.plugins.common.adapter import DocumentAdapter, SelectionMode
 from chromaseg.plugins.common.errors import PluginError
@@ -320,6 +320,25 @@ def hint_at_selection(doc: DocumentAdapter, settings: Settings) -> str:
     note = doc.conversion_note()
     color = doc.paint_hint_at_selection()
     return _noted(f"Painted a {color} hint over the selection on {PaintedLayer.HINTS.value!r}.", note)
+
+
+def list_hints(doc: DocumentAdapter) -> Plan | str:
+    """The hints painted for the layer, as the daemon's core reads them (one per connected dab): where, how large,
+    which color. A status line at once when nothing is painted."""
+    rect = _whole_layer(doc).rect
+    hints = _painted(doc, PaintedLayer.HINTS, rect)
+    if hints is None:
+        return f"No hints yet: paint on {PaintedLayer.HINTS.value!r} or use Add Hint at Selection."
+
+    def apply(reply: Reply) -> str:
+        listed = [h for h in reply.result.get("hints", []) if isinstance(h, dict)]
+        words = [f"{h.get('color')} at ({rect.x + int(h.get('x', 0))}, {rect.y + int(h.get('y', 0))}), "
+                 f"{h.get('pixels')} px" for h in listed]
+        dropped = reply.result.get("dropped", 0)
+        more = f"; and {dropped} smaller" if isinstance(dropped, int) and dropped > 0 else ""
+        return f"{len(listed)} hint{'s' * (len(listed) != 1)}: " + "; ".join(words) + more
+
+    return Plan("List hints", "hints", NoParams(), {"hints": hints}, apply)
 
 
 def _noted(message: str, note: str) -> str:

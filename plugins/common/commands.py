@@ -39,6 +39,9 @@ COMMANDS: tuple[Command, ...] = (
             "Fill the selection with the foreground color on the 'Color hints' layer: a color point of the "
             "selection's size, no brush needed.",
             lambda doc, s: actions.hint_at_selection(doc, s)),
+    Command("list_hints", "List Hints",
+            "List the hints painted for the layer as the colorizer reads them: each dab's color, place and size.",
+            lambda doc, s: actions.list_hints(doc)),
     Command("clicks_layer", "Add Object Clicks Layer",
             "Add the 'Object clicks' layer: a dot painted on it is a click on the object, a red dot a click on what "
             "is not the object.",

@@ -171,6 +171,15 @@ def add_hint_layer(image: Any, drawable: Any, hint_layer: str) -> str:
     return actions.add_painted_layer(GimpDocument(image, drawable, hint_layer=hint_layer), PaintedLayer.HINTS)
 
 
+def list_hints(image: Any, drawable: Any, hint_layer: str, endpoint: str) -> str:
+    """The hints, listed in a message (GIMP shows it as a dialog when run from the menu)."""
+    settings = _settings(endpoint)
+    outcome = actions.list_hints(GimpDocument(image, drawable, hint_layer=hint_layer))
+    message = outcome if isinstance(outcome, str) else run_plan(outcome, settings)
+    gimp.message(message)
+    return message
+
+
 def add_clicks_layer(image: Any, drawable: Any) -> str:
     return actions.add_painted_layer(GimpDocument(image, drawable), PaintedLayer.CLICKS)
 
@@ -207,6 +216,7 @@ _register("add-hint-layer", "Add _hint layer", BY_KEY["hint_layer"].tooltip,
           _TARGET + [_HINT_LAYER], add_hint_layer)
 _register("hint-at-selection", "Add hint at selectio_n", BY_KEY["hint_at_selection"].tooltip,
           _TARGET + [_HINT_LAYER], hint_at_selection)
+_register("list-hints", "_List hints", BY_KEY["list_hints"].tooltip, _TARGET + [_HINT_LAYER, _ENDPOINT], list_hints)
 _register("add-clicks-layer", "Add object _clicks layer", BY_KEY["clicks_layer"].tooltip, _TARGET, add_clicks_layer)
 _register("preview", "_Preview colorization...",
           "A quick low-resolution look at Colorize layer (or Colorize selection when something is selected), opened "

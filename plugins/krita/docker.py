@@ -52,7 +52,7 @@ _BUTTONS = (  # (command key, row, column) in the button grid
     ("clicks_layer", 2, 0), ("harmonize_layer", 2, 1),
     ("select_object", 3, 0), ("auto_segment", 3, 1),  # objects on the left, segments on the right
     ("select_object_add", 4, 0), ("select_segment", 4, 1),
-    ("select_object_subtract", 5, 0),
+    ("select_object_subtract", 5, 0), ("list_hints", 5, 1),
 )
 
 

@@ -226,6 +226,32 @@ def _on_canvas(item, plane: bytes) -> bytes:
     return bytes(out)
 
 
+def preview(p: dict) -> dict:
+    """Preview colorization on a clean image: what the artist's image holds afterwards (unchanged, still clean),
+    and the new image the preview opened (its size, layers, colors)."""
+    image, layer = build_image(p)
+    image.clean_all()
+    before_images = {i.get_id() for i in Gimp.get_images()}
+    before = hashlib.sha256(get(layer)).hexdigest()
+    status, error = call(image, layer, "python-fu-chromaseg-preview", p.get("args", {}))
+    new = [i for i in Gimp.get_images() if i.get_id() not in before_images]
+    out = {"status": status.value_nick, "error": None if error is None else str(error),
+           "source_unchanged": hashlib.sha256(get(layer)).hexdigest() == before,
+           "layers": [item.get_name() for item in image.get_layers()], "dirty": image.is_dirty(),
+           "new_images": len(new)}
+    if new:
+        shown = new[0]
+        layers = shown.get_layers()
+        out["preview"] = {"size": [shown.get_width(), shown.get_height()], "layers": [x.get_name() for x in layers],
+                          "visible": [x.get_visible() for x in layers], "dirty": shown.is_dirty(),
+                          "base_type": shown.get_base_type().value_nick,
+                          "colored": [sum(1 for i in range(0, len(d), 4) if not d[i] == d[i + 1] == d[i + 2])
+                                      for d in (get(x) for x in layers)]}
+        for extra in new:
+            extra.delete()
+    return out
+
+
 def where(p: dict) -> dict:
     """Where this GIMP keeps its configuration and which chromaseg procedures it found there."""
     pdb = Gimp.get_pdb()
@@ -284,4 +310,4 @@ def _inside_only(merged: bytes, data: bytes, w: int, select: list) -> bool:
 
 
 SCENARIOS = {"procedure": run_procedure, "steps": run_steps, "where": where, "shim": shim_round_trip,
-             "select_segment": select_segment}
+             "select_segment": select_segment, "preview": preview}

@@ -263,10 +263,12 @@ def test_hint_at_selection_fills_the_foreground_on_the_hint_layer(installed_plug
         {"select": [10, 12, 4, 4]},
         {"procedure": P + "hint-at-selection", "drawable": "Photo",
          "pixel_probes": [["Color hints", 11, 13], ["Color hints", 20, 20]]},
+        {"procedure": P + "list-hints", "drawable": "Color hints"},
         {"procedure": P + "colorize-layer", "drawable": "Color hints", "args": {"layer-mode": "normal"},
          "pixel_probes": [[FIRST_DEFAULT, 11, 13]]},
     ]}, gimp_config, {"CHROMASEG_ENDPOINT": daemon.endpoint})
-    refused, hint, colorize = out["steps"]
+    refused, hint, listed, colorize = out["steps"]
+    assert listed["status"] == "success", listed["error"]  # the list is GIMP's message dialog
     assert refused["status"] != "success" and "select where the color goes" in refused["error"]
     assert hint["status"] == "success", hint["error"]
     assert hint["layers"] == ["Color hints", "Photo"]
@@ -275,6 +277,21 @@ def test_hint_at_selection_fills_the_foreground_on_the_hint_layer(installed_plug
     r, g, b, _ = colorize["pixels"][0]
     assert r > b + 20  # the orange point colors the result where it was put
     assert out["source_sha256_before"] == out["source_sha256_after"]
+
+
+def test_preview_opens_a_small_before_after_image_and_leaves_the_artists_image_clean(installed_plugin: Path,
+                                                                                    gimp_config: GimpConfig,
+                                                                                    daemon: Daemon) -> None:
+    out = run_gimp({"scenario": "preview", "w": W, "h": H, "pixels": base64.b64encode(ramp()).decode(),
+                    "args": {"preview-size": 32}}, gimp_config, {"CHROMASEG_ENDPOINT": daemon.endpoint})
+    assert out["status"] == "success", out["error"]
+    assert out["layers"] == ["Photo"] and out["source_unchanged"] and not out["dirty"]  # no layer, no undo step
+    assert out["new_images"] == 1
+    shown = out["preview"]
+    assert shown["size"] == [32, 24] and shown["layers"] == ["After", "Before"] and shown["visible"] == [True, True]
+    assert shown["base_type"] == "rgb" and not shown["dirty"]
+    after, before = shown["colored"]
+    assert after > 32 * 24 // 4 and before == 0  # the colorized preview over the gray original
 
 
 @pytest.fixture

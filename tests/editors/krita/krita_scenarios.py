@@ -349,6 +349,7 @@ def scenario_hint_at_selection(window: Any) -> Facts:
     facts["painted"] = {"count": len(painted), "first": [painted[0] % SIZE, painted[0] // SIZE] if painted else None,
                         "bgra": list(data[4 * painted[0] : 4 * painted[0] + 4]) if painted else None}
     facts["active"] = doc.activeNode().name()
+    facts["list_hints"] = command("list_hints")
     activate(doc, source)
     facts["colorize"] = command("colorize_layer")
     colorized = next((n for n in doc.rootNode().childNodes() if n.name().startswith("Colorized")), None)

@@ -56,10 +56,10 @@ def test_the_installed_plugin_registers_its_menu_and_docker(facts: dict[str, Any
     assert "/pykrita/chromaseg_krita/vendor/chromaseg/plugins/krita/" in f["vendored_from"]
     assert "ChromasegExtension" in f["extensions"]
     assert "chromaseg_docker" in f["dockers"] and "Chromaseg" in f["docker_titles"]
-    assert f["menu"][:11] == ["Colorize Layer", "Colorize Selection", "Add Color Hint Layer", "Add Hint at Selection",
-                              "Add Object Clicks Layer", "Select Object", "Add Object to Selection",
-                              "Subtract Object from Selection", "Auto-Segment", "Select Segment", "Harmonize Layer"]
-    assert f["menu"][f["menu"].index("Harmonize Layer") + 1] == "Preview Colorization"
+    assert f["menu"][:13] == ["Colorize Layer", "Colorize Selection", "Add Color Hint Layer", "Add Hint at Selection",
+                              "List Hints", "Add Object Clicks Layer", "Select Object", "Add Object to Selection",
+                              "Subtract Object from Selection", "Auto-Segment", "Select Segment", "Harmonize Layer",
+                              "Preview Colorization"]
     assert f["menu"][-1] == "Cancel Running Job"
     assert f["docker_stored"] == {"vibrancy": "0.5", "harmonize": "true"} and f["docker_used"] == [0.5, True]
     # the colorizer choice: the shipped model, then what the daemon has installed; kept in kritarc
@@ -162,6 +162,8 @@ def test_hint_at_selection_fills_the_foreground_on_the_hint_layer(facts: dict[st
     assert f["hint"]["message"].startswith("Painted a #ff8000 hint over the selection")
     assert f["hint_layer"] == "Color hints" and f["active"] == "Color hints"
     assert f["painted"] == {"count": 36, "first": [60, 70], "bgra": [0, 128, 255, 255]}
+    done(f["list_hints"])
+    assert f["list_hints"]["message"] == "1 hint: #ff8000 at (62, 72), 36 px"  # the docker lists what is painted
     done(f["colorize"])
     assert f["colorized"].endswith("· hints")
     b, g, r, _ = f["colorized_at_hint"]

@@ -221,3 +221,13 @@ def test_select_segment_refuses_when_no_segment_is_active_or_it_is_empty() -> No
     with pytest.raises(PluginError, match="is empty"):
         actions.select_segment(d)
     assert d.selection_ops == []
+
+
+def test_list_hints_asks_the_daemon_for_the_dabs_and_says_them_in_one_line() -> None:
+    assert actions.list_hints(doc()).startswith("No hints yet")
+    d = doc(selection=box_mask(W, H, Rect(10, 10, 3, 3)))
+    actions.hint_at_selection(d, Settings())
+    plan = actions.list_hints(d)
+    assert plan.op == "hints" and set(plan.frames) == {"hints"} and plan.frames["hints"].shape == (H, W, 4)
+    said = plan.apply(reply({"hints": [{"x": 11, "y": 11, "pixels": 9, "color": "#ff8000"}], "dropped": 2}))
+    assert said == "1 hint: #ff8000 at (11, 11), 9 px; and 2 smaller"

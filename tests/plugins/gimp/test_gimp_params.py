@@ -87,7 +87,7 @@ def test_the_plugin_registers_its_procedures_under_one_submenu() -> None:
     ours = {n: p for n, p in PROCEDURES.items() if n.startswith("python-fu-chromaseg-")}
     assert set(ours) == {f"python-fu-chromaseg-{n}" for n in (
         "colorize-layer", "colorize-selection", "select-object", "auto-segment", "select-segment", "harmonize",
-        "add-hint-layer", "hint-at-selection", "add-clicks-layer", "preview")}
+        "add-hint-layer", "hint-at-selection", "add-clicks-layer", "list-hints", "preview")}
     assert {p.menu for p in ours.values()} == {procedures.MENU} == {"<Image>/Filters/Colors/Chromaseg"}
 
 
