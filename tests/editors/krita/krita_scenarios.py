@@ -330,6 +330,30 @@ def scenario_select_object(window: Any) -> Facts:
     return facts
 
 
+def scenario_vibrancy(window: Any) -> Facts:
+    """The docker's Vibrancy in an artist's terms: the same photo colorized at 0, 0.5 and 1 from the docker's own
+    widget; each result's mean saturation (max - min of R, G, B)."""
+    from chromaseg.plugins.krita.shared import shared_controller
+
+    doc = new_doc(window)
+    source = doc.rootNode().childNodes()[0]
+    docker = docker_widget()
+    docker.model_vibrancy.setChecked(False)
+    facts: Facts = {"results": []}
+    for value in (0.0, 0.5, 1.0):
+        docker.vibrancy.setValue(value)
+        activate(doc, source)
+        facts["results"].append({"set": value, "used": shared_controller().settings.vibrancy,
+                                 "run": command("colorize_layer")})
+        top = [n for n in doc.rootNode().childNodes() if n.name().startswith("Colorized")][-1]
+        data = bytes(top.pixelData(0, 0, SIZE, SIZE))
+        facts["results"][-1]["name"] = top.name()
+        facts["results"][-1]["saturation"] = sum(
+            max(data[i : i + 3]) - min(data[i : i + 3]) for i in range(0, len(data), 4)) / (SIZE * SIZE)
+    docker.model_vibrancy.setChecked(True)
+    return facts
+
+
 def scenario_hint_at_selection(window: Any) -> Facts:
     from krita import ManagedColor
 
@@ -508,55 +532,160 @@ def scenario_autostart(window: Any) -> Facts:
     return facts
 
 
-def scenario_screenshots(window: Any) -> Facts:
-    """docs/images/krita-*.png: the window with the docker, the docker mid-job, and a before/after of the image."""
+def _screen_grab(qwidget: Any, rect: Any) -> Any:
+    """What the (virtual) screen shows in `rect`, in `qwidget`'s coordinates: popups (menus) included."""
+    from PyQt5.QtGui import QGuiApplication
+
+    top_left = qwidget.mapToGlobal(rect.topLeft())
+    return QGuiApplication.primaryScreen().grabWindow(0, top_left.x(), top_left.y(), rect.width(), rect.height())
+
+
+def _side_by_side(images: list[Any], gap: int = 16) -> Any:
     from PyQt5.QtGui import QPainter
 
-    from chromaseg.plugins.krita.extension import DOCKER_ID
+    width = sum(i.width() for i in images) + gap * (len(images) - 1)
+    pair = QImage(width, max(i.height() for i in images), QImage.Format_ARGB32)
+    pair.fill(0xFFFFFFFF)
+    painter = QPainter(pair)
+    x = 0
+    for image in images:
+        painter.drawImage(x, 0, image)
+        x += image.width() + gap
+    painter.end()
+    return pair
+
+
+def _set_foreground(window: Any, bgr: tuple[int, int, int]) -> None:
+    from krita import ManagedColor
+
+    color = ManagedColor("RGBA", "U8", "")
+    color.setComponents([bgr[0] / 255, bgr[1] / 255, bgr[2] / 255, 1.0])  # B, G, R, A
+    window.activeView().setForeGroundColor(color)
+
+
+# the gray photo's parts at 512 px, and the color each hint gives them (B, G, R), for the screenshots
+SHOT_HINTS = (((60, 360, 16, 16), (40, 110, 230)), ((280, 430, 16, 16), (40, 110, 230)),  # orange suit
+              ((212, 112, 8, 8), (150, 175, 225)), ((200, 40, 12, 8), (60, 110, 160)),  # skin, hair
+              ((12, 30, 16, 16), (140, 60, 30)), ((470, 130, 12, 12), (150, 160, 170)))  # flag's blue, backdrop
+
+
+def scenario_screenshots(window: Any) -> Facts:
+    """docs/images/krita-*.png, in real Krita (docs/tools/krita_screenshots.py runs it in the `krita` binary, whose menus
+    kritarunner lacks): the full window with its menus, toolbox, Layers and Chromaseg dockers after Preview and Apply,
+    the Chromaseg menu open, the docker alone and mid-job, the preview's before/after, a clicked object selected,
+    Auto-Segment's named segments, and a before/after of the image."""
+    from PyQt5.QtCore import Qt
+    from PyQt5.QtGui import QCursor
+
+    from chromaseg.plugins.krita.extension import DOCKER_ID, MENU_NAME
     from chromaseg.plugins.krita.shared import shared_controller
 
     shots = os.environ["CHROMASEG_KRITA_SHOTS"]
+
+    def save(image: Any, name: str) -> None:
+        image.save(os.path.join(shots, name))
+
     size = 512
     qwindow = window.qwindow()
     qwindow.resize(1600, 1000)
     qwindow.show()
-    for dock in Krita.instance().dockers():  # only the Chromaseg and Layers dockers, for a readable picture
-        dock.setVisible(dock.objectName() in (DOCKER_ID, "KisLayerBox"))
-    docker = next(d for d in Krita.instance().dockers() if d.objectName() == DOCKER_ID)
+    qwindow.menuBar().setVisible(True)  # kritarunner's bar is bare, but never hide it
+    docks = {d.objectName(): d for d in Krita.instance().dockers()}
+    for name, dock in docks.items():  # the toolbox, Layers and Chromaseg: a readable picture
+        dock.setVisible(name in (DOCKER_ID, "KisLayerBox", "ToolBox"))
+    docker, layers = docks[DOCKER_ID], docks["KisLayerBox"]
+    _events(0.5)
+    qwindow.resizeDocks([layers], [470], Qt.Horizontal)
+    qwindow.resizeDocks([layers, docker], [230, 1000], Qt.Vertical)
     doc = new_doc(window, size=size)
+    source = doc.rootNode().childNodes()[0]
     _events(1.0)
     before = doc.projection(0, 0, size, size)
     controller = shared_controller()
-    docker.vibrancy.setValue(0.3)  # through the docker's own widgets, which store the settings
-    docker.harmonize.setChecked(True)
-    facts: Facts = {"settings": controller.settings.to_strings(), "hint_layer": command("hint_layer")}
-    hints = doc.nodeByName("Color hints")
-    for (x, y, w, h), bgr in (((60, 360, 24, 24), (40, 110, 230)), ((280, 430, 24, 24), (40, 110, 230)),
-                              ((210, 110, 10, 10), (150, 175, 225)), ((200, 40, 14, 8), (60, 110, 160)),
-                              ((10, 30, 20, 20), (140, 60, 30)), ((470, 130, 14, 14), (150, 160, 170))):
-        hints.setPixelData(bytes([*bgr, 255]) * (w * h), x, y, w, h)  # orange suit, skin, hair, flag, sky
-    activate(doc, doc.rootNode().childNodes()[0])
-    Krita.instance().action("chromaseg_colorize_layer").trigger()
+    facts: Facts = {"menu_bar": [a.text() for a in qwindow.menuBar().actions()],
+                    "docks": [n for n, d in docks.items() if d.isVisible()]}
+    # the Chromaseg menu, open under its title in the menu bar
+    bar = qwindow.menuBar()
+    entry = next((a for a in bar.actions() if a.menu() is not None and a.menu().objectName() == MENU_NAME), None)
+    if entry is not None:
+        menu = entry.menu()
+        place = bar.actionGeometry(entry)
+        menu.popup(bar.mapToGlobal(place.bottomLeft()))
+        _events(1.0)
+        shown = menu.geometry()  # global
+        corner = qwindow.mapToGlobal(QRect(0, 0, 1, 1).topLeft())
+        right = shown.right() - corner.x() + 40
+        save(_screen_grab(qwindow, QRect(0, 0, min(qwindow.width(), right), shown.bottom() - corner.y() + 24)),
+             "krita-menu.png")
+        facts["menu"] = [a.text() for a in menu.actions()]
+        menu.hide()
+        _events(0.5)
+    # hints: Add Color Hint Layer, then Add Hint at Selection with the foreground color over small boxes
+    facts["hint_layer"] = command("hint_layer")
+    facts["hints"] = []
+    for box, bgr in SHOT_HINTS:
+        _set_foreground(window, bgr)
+        select(doc, *box)
+        facts["hints"].append(command("hint_at_selection")["message"])
+    doc.setSelection(None)
+    facts["list_hints"] = command("list_hints")["message"]
+    activate(doc, source)
+    # Preview, its Before toggle, then Apply (grabbed mid-job)
+    facts["preview"] = until_over(docker.buttons["preview"].click)
+    _events(0.5)
+    after_side = docker.preview_area.grab().toImage()
+    docker.before_after.click()
+    _events(0.5)
+    before_side = docker.preview_area.grab().toImage()  # the toggle pressed: the layer as it is
+    save(_side_by_side([before_side, after_side]), "krita-preview-before-after.png")
+    docker.before_after.click()
+    _events(0.5)
+    docker.apply_button.click()
+    _events(0.3)
     docker.grab().save(os.path.join(shots, "krita-docker-running.png"))
     while controller.runner.busy:
         _events(0.02)
-    facts["colorize_layer"] = {"state": controller.last.state.value, "message": controller.last.message}
-    hints.setVisible(False)
+    facts["apply"] = {"state": controller.last.state.value, "message": controller.last.message}
     doc.refreshProjection()
-    _events(1.5)
-    after = doc.projection(0, 0, size, size)
-    pair = QImage(2 * size + 16, size, QImage.Format_ARGB32)
-    pair.fill(0xFFFFFFFF)
-    painter = QPainter(pair)
-    painter.drawImage(0, 0, before)
-    painter.drawImage(size + 16, 0, after)
-    painter.end()
-    pair.save(os.path.join(shots, "krita-before-after.png"))
+    result = next((n for n in doc.rootNode().childNodes() if n.name().startswith("Colorized")), source)
+    activate(doc, result)  # as an artist would, to look at it: highlighted in the Layers docker
+    QCursor.setPos(layers.mapToGlobal(layers.rect().center()))  # no brush outline on the canvas
+    docker.refresh_status()
+    _events(3.0)
+    qwindow.grab().save(os.path.join(shots, "krita-window.png"))
+    docker.scroll.widget().grab().save(os.path.join(shots, "krita-docker.png"))
+    hints = doc.nodeByName("Color hints")
+    if hints is not None:
+        hints.setVisible(False)
+    doc.refreshProjection()
     _events(1.0)
-    top = qwindow.menuBar().height()  # kritarunner has no Krita menus (no XMLGUI): leave the bare bar out
-    qwindow.grab(QRect(0, top, qwindow.width(), qwindow.height() - top)).save(os.path.join(shots, "krita-window.png"))
-    docker.grab().save(os.path.join(shots, "krita-docker.png"))
+    save(_side_by_side([before, doc.projection(0, 0, size, size)]), "krita-before-after.png")
     facts["tree"] = tree(doc.rootNode())
+    # an object by a click: the Object clicks layer, a green dot on the helmet, Select Object
+    facts["clicks_layer"] = command("clicks_layer")
+    clicks = doc.nodeByName("Object clicks")
+    doc.setSelection(None)
+    dot(clicks, 392, 428, GREEN, size=10)
+    facts["select_object"] = command("select_object")
+    facts["selected"] = None if doc.selection() is None else [doc.selection().x(), doc.selection().y(),
+                                                               doc.selection().width(), doc.selection().height()]
+    doc.waitForDone()
+    _events(3.0)  # the marching ants are drawn from an outline Krita computes in the background
+    canvas = canvas_image(window)
+    save(canvas.copy(canvas.width() // 2 - 40, canvas.height() // 2, canvas.width() // 2 + 40, canvas.height() // 2),
+         "krita-select-object.png")  # the helmet with the click on it
+    # Auto-Segment: the Layers docker with the named segments
+    doc.setSelection(None)
+    activate(doc, source)
+    facts["auto_segment"] = command("auto_segment")
+    group = next((n for n in doc.rootNode().childNodes() if n.type() == "grouplayer"), None)
+    facts["segments"] = [] if group is None else [n.name() for n in group.childNodes()]
+    if group is not None:
+        group.setCollapsed(False)
+        activate(doc, group.childNodes()[0])
+    qwindow.resizeDocks([layers, docker], [560, 300], Qt.Vertical)
+    _events(2.0)
+    layers.grab().save(os.path.join(shots, "krita-segments.png"))
     return facts
 
 
@@ -566,6 +695,7 @@ SCENARIOS: dict[str, Callable[[Any], Facts]] = {
     "hints_layer_harmonize": scenario_hints_layer_harmonize,
     "select_object": scenario_select_object,
     "hint_at_selection": scenario_hint_at_selection,
+    "vibrancy": scenario_vibrancy,
     "auto_segment": scenario_auto_segment,
     "depths": scenario_depths,
     "cancel": scenario_cancel,

@@ -36,8 +36,8 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 @pytest.fixture(scope="module")
 def facts(daemon: Daemon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("krita")
-    scenarios = ("plugin,colorize_selection,hints_layer_harmonize,select_object,hint_at_selection,auto_segment,depths,"
-                 "cancel,preview")
+    scenarios = ("plugin,colorize_selection,hints_layer_harmonize,select_object,hint_at_selection,vibrancy,auto_segment,"
+                 "depths,cancel,preview")
     return run(krita_home(root / "home"), daemon.endpoint, scenarios, root / "facts.json")
 
 
@@ -153,6 +153,16 @@ def test_select_object_by_box_and_by_clicks_and_combining_with_the_selection(fac
     assert f["subtracted_at"] == {"corner": 255, "dot": 0}
     assert f["subtracted"]["selected"] < prompt["selected"]
     assert f["layers"][:2] == ["Background", "Object clicks"] and f["source_unchanged"]
+
+
+def test_vibrancy_in_the_docker_higher_is_bolder(facts: dict[str, Any]) -> None:
+    """The saturation control in an artist's terms, with the shipped weights: higher vibrancy, bolder colors."""
+    f = scenario(facts, "vibrancy")
+    for result in f["results"]:
+        done(result["run"])
+        assert result["used"] == result["set"] and result["name"].endswith(f"vibrancy {result['set']:g}")
+    plain, middle, bold = (r["saturation"] for r in f["results"])
+    assert plain + 2 < middle < bold - 2, (plain, middle, bold)
 
 
 def test_hint_at_selection_fills_the_foreground_on_the_hint_layer(facts: dict[str, Any]) -> None:
