@@ -207,9 +207,9 @@ def degenerate_prompt(rid: str, rng: random.Random) -> Message:
 
 def bad_pixels(rid: str, rng: random.Random) -> Message:
     """Reaches the worker: refused there from the pixels, before any model runs."""
-    kind = rng.choice(["nan_layer", "nan_hints", "nan_prompts", "labels", "empty_selection", "selection_outside_box",
-                       "unpainted_prompts", "red_prompts"])
-    if kind in ("nan_layer", "nan_hints", "nan_prompts"):
+    kind = rng.choice(["nan_layer", "nan_hints", "nan_prompts", "nan_hint_list", "labels", "empty_selection",
+                       "selection_outside_box", "unpainted_prompts", "red_prompts"])
+    if kind in ("nan_layer", "nan_hints", "nan_prompts", "nan_hint_list"):
         a = layer(rng, 4, np.float32)
         a[rng.randrange(H), rng.randrange(W), rng.randrange(4)] = rng.choice([np.nan, np.inf, -np.inf])
         if kind == "nan_layer":
@@ -217,6 +217,8 @@ def bad_pixels(rid: str, rng: random.Random) -> Message:
             return job(op, rid, {}, {"layer": a}), frozenset({"bad_frame"})
         if kind == "nan_prompts":
             return job("segment", rid, {}, {"layer": layer(rng), "prompts": a}), frozenset({"bad_frame"})
+        if kind == "nan_hint_list":
+            return job("hints", rid, {}, {"hints": a}), frozenset({"bad_frame"})
         return job("colorize", rid, {}, {"layer": layer(rng), "hints": a}), frozenset({"bad_frame"})
     if kind in ("unpainted_prompts", "red_prompts"):  # no positive click: refused before the segmenter runs
         dtype = rng.choice([np.uint8, np.uint16, np.float32])
