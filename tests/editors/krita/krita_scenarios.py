@@ -15,7 +15,7 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Generator
 
 from krita import Krita, Selection
 from PyQt5.QtCore import QCoreApplication, QEventLoop, QRect
@@ -569,11 +569,55 @@ SHOT_HINTS = (((60, 360, 16, 16), (40, 110, 230)), ((280, 430, 16, 16), (40, 110
               ((12, 30, 16, 16), (140, 60, 30)), ((470, 130, 12, 12), (150, 160, 170)))  # flag's blue, backdrop
 
 
+Steps = Generator[float, None, Any]  # yields how long to let Krita's own event loop run, returns a result
+
+
+def _until_over_steps(start: Callable[[], Any]) -> Steps:
+    """until_over, as steps: the command runs while Krita's event loop has control."""
+    from chromaseg.plugins.krita.shared import shared_controller
+
+    controller = shared_controller()
+    start()
+    end = time.monotonic() + 300.0
+    while controller.runner.busy and time.monotonic() < end:
+        yield 0.05
+    return {"state": controller.last.state.value, "message": controller.last.message}
+
+
+def _command_steps(key: str) -> Steps:
+    return (yield from _until_over_steps(Krita.instance().action(f"chromaseg_{key}").trigger))
+
+
+def _activate_steps(doc: Any, node: Any) -> Steps:
+    end = time.monotonic() + 10
+    while doc.activeNode().name() != node.name() and time.monotonic() < end:
+        doc.setActiveNode(node)
+        yield 0.25
+    return doc.activeNode().name()
+
+
+def drive(steps: Steps) -> Any:
+    """Run steps here, processing events in place (kritarunner, where the script runs outside Krita's event loop)."""
+    try:
+        while True:
+            _events(next(steps))
+    except StopIteration as over:
+        return over.value
+
+
 def scenario_screenshots(window: Any) -> Facts:
-    """docs/images/krita-*.png, in real Krita (docs/tools/krita_screenshots.py runs it in the `krita` binary, whose menus
-    kritarunner lacks): the full window with its menus, toolbox, Layers and Chromaseg dockers after Preview and Apply,
-    the Chromaseg menu open, the docker alone and mid-job, the preview's before/after, a clicked object selected,
-    Auto-Segment's named segments, and a before/after of the image."""
+    """The screenshots below, driven in place. In the `krita` binary (docs/tools/krita_screenshots.py) the steps are
+    driven from Krita's event loop instead: its Layers docker and selection outline only follow the document when
+    the script hands control back to that loop, which processing events inside a slot does not do."""
+    return drive(screenshot_steps(window))
+
+
+def screenshot_steps(window: Any) -> Steps:
+    """docs/images/krita-*.png: the full window with its menus, toolbox, Layers and Chromaseg dockers after Preview and
+    Apply, the Chromaseg menu open, the docker alone and mid-job, the preview's before/after, the Layers docker after
+    a click selected an object and Auto-Segment found its segments, and a before/after of the image. (The selection's
+    marching ants did not show in a canvas grab after Select Object in Krita 5.1.5 under Xvfb, so there is no
+    picture of them.)"""
     from PyQt5.QtCore import Qt
     from PyQt5.QtGui import QCursor
 
@@ -589,102 +633,95 @@ def scenario_screenshots(window: Any) -> Facts:
     qwindow = window.qwindow()
     qwindow.resize(1600, 1000)
     qwindow.show()
-    qwindow.menuBar().setVisible(True)  # kritarunner's bar is bare, but never hide it
+    qwindow.menuBar().setVisible(True)  # never hidden (kritarunner's bar is bare: no Krita menus there)
     docks = {d.objectName(): d for d in Krita.instance().dockers()}
     for name, dock in docks.items():  # the toolbox, Layers and Chromaseg: a readable picture
         dock.setVisible(name in (DOCKER_ID, "KisLayerBox", "ToolBox"))
     docker, layers = docks[DOCKER_ID], docks["KisLayerBox"]
-    _events(0.5)
+    yield 0.5
     qwindow.resizeDocks([layers], [470], Qt.Horizontal)
-    qwindow.resizeDocks([layers, docker], [230, 1000], Qt.Vertical)
+    qwindow.resizeDocks([layers, docker], [300, 1000], Qt.Vertical)
     doc = new_doc(window, size=size)
     source = doc.rootNode().childNodes()[0]
-    _events(1.0)
+    yield 1.0
     before = doc.projection(0, 0, size, size)
     controller = shared_controller()
     facts: Facts = {"menu_bar": [a.text() for a in qwindow.menuBar().actions()],
                     "docks": [n for n, d in docks.items() if d.isVisible()]}
-    # the Chromaseg menu, open under its title in the menu bar
+    # the Chromaseg menu, open under its title in the menu bar, as the screen shows it (a popup is its own window)
     bar = qwindow.menuBar()
     entry = next((a for a in bar.actions() if a.menu() is not None and a.menu().objectName() == MENU_NAME), None)
     if entry is not None:
         menu = entry.menu()
-        place = bar.actionGeometry(entry)
-        menu.popup(bar.mapToGlobal(place.bottomLeft()))
-        _events(1.0)
-        shown = menu.geometry()  # global
-        corner = qwindow.mapToGlobal(QRect(0, 0, 1, 1).topLeft())
-        right = shown.right() - corner.x() + 40
-        save(_screen_grab(qwindow, QRect(0, 0, min(qwindow.width(), right), shown.bottom() - corner.y() + 24)),
-             "krita-menu.png")
+        menu.popup(bar.mapToGlobal(bar.actionGeometry(entry).bottomLeft()))
+        yield 1.0
+        shown, corner = menu.geometry(), qwindow.mapToGlobal(QRect(0, 0, 1, 1).topLeft())
+        save(_screen_grab(qwindow, QRect(0, 0, min(qwindow.width(), shown.right() - corner.x() + 40),
+                                         shown.bottom() - corner.y() + 24)), "krita-menu.png")
         facts["menu"] = [a.text() for a in menu.actions()]
         menu.hide()
-        _events(0.5)
+        yield 0.5
     # hints: Add Color Hint Layer, then Add Hint at Selection with the foreground color over small boxes
-    facts["hint_layer"] = command("hint_layer")
+    facts["hint_layer"] = yield from _command_steps("hint_layer")
     facts["hints"] = []
     for box, bgr in SHOT_HINTS:
         _set_foreground(window, bgr)
         select(doc, *box)
-        facts["hints"].append(command("hint_at_selection")["message"])
+        facts["hints"].append((yield from _command_steps("hint_at_selection"))["message"])
     doc.setSelection(None)
-    facts["list_hints"] = command("list_hints")["message"]
-    activate(doc, source)
-    # Preview, its Before toggle, then Apply (grabbed mid-job)
-    facts["preview"] = until_over(docker.buttons["preview"].click)
-    _events(0.5)
+    facts["list_hints"] = (yield from _command_steps("list_hints"))["message"]
+    yield from _activate_steps(doc, source)
+    # Preview, its Before toggle, then Apply (the docker grabbed mid-job)
+    facts["preview"] = yield from _until_over_steps(docker.buttons["preview"].click)
+    yield 0.5
     after_side = docker.preview_area.grab().toImage()
     docker.before_after.click()
-    _events(0.5)
+    yield 0.5
     before_side = docker.preview_area.grab().toImage()  # the toggle pressed: the layer as it is
     save(_side_by_side([before_side, after_side]), "krita-preview-before-after.png")
     docker.before_after.click()
-    _events(0.5)
+    yield 0.5
     docker.apply_button.click()
-    _events(0.3)
-    docker.grab().save(os.path.join(shots, "krita-docker-running.png"))
-    while controller.runner.busy:
-        _events(0.02)
-    facts["apply"] = {"state": controller.last.state.value, "message": controller.last.message}
+    yield 0.3
+    docker.scroll.widget().grab().save(os.path.join(shots, "krita-docker-running.png"))  # all of it: the progress too
+    facts["apply"] = yield from _until_over_steps(lambda: None)
     doc.refreshProjection()
     result = next((n for n in doc.rootNode().childNodes() if n.name().startswith("Colorized")), source)
-    activate(doc, result)  # as an artist would, to look at it: highlighted in the Layers docker
+    yield from _activate_steps(doc, result)  # as an artist would, to look at it: highlighted in the Layers docker
     QCursor.setPos(layers.mapToGlobal(layers.rect().center()))  # no brush outline on the canvas
     docker.refresh_status()
-    _events(3.0)
+    yield 2.0
     qwindow.grab().save(os.path.join(shots, "krita-window.png"))
     docker.scroll.widget().grab().save(os.path.join(shots, "krita-docker.png"))
     hints = doc.nodeByName("Color hints")
     if hints is not None:
         hints.setVisible(False)
     doc.refreshProjection()
-    _events(1.0)
+    yield 1.0
     save(_side_by_side([before, doc.projection(0, 0, size, size)]), "krita-before-after.png")
     facts["tree"] = tree(doc.rootNode())
     # an object by a click: the Object clicks layer, a green dot on the helmet, Select Object
-    facts["clicks_layer"] = command("clicks_layer")
+    facts["clicks_layer"] = yield from _command_steps("clicks_layer")
     clicks = doc.nodeByName("Object clicks")
     doc.setSelection(None)
     dot(clicks, 392, 428, GREEN, size=10)
-    facts["select_object"] = command("select_object")
-    facts["selected"] = None if doc.selection() is None else [doc.selection().x(), doc.selection().y(),
-                                                               doc.selection().width(), doc.selection().height()]
-    doc.waitForDone()
-    _events(3.0)  # the marching ants are drawn from an outline Krita computes in the background
-    canvas = canvas_image(window)
-    save(canvas.copy(canvas.width() // 2 - 40, canvas.height() // 2, canvas.width() // 2 + 40, canvas.height() // 2),
-         "krita-select-object.png")  # the helmet with the click on it
+    facts["select_object"] = yield from _command_steps("select_object")
+    selected = doc.selection()
+    facts["selected"] = None if selected is None else [selected.x(), selected.y(), selected.width(), selected.height()]
     # Auto-Segment: the Layers docker with the named segments
     doc.setSelection(None)
-    activate(doc, source)
-    facts["auto_segment"] = command("auto_segment")
+    yield from _activate_steps(doc, source)
+    docker.show_more.setChecked(True)
+    docker.max_segments.setValue(8)  # a short list for the picture
+    facts["auto_segment"] = yield from _command_steps("auto_segment")
     group = next((n for n in doc.rootNode().childNodes() if n.type() == "grouplayer"), None)
     facts["segments"] = [] if group is None else [n.name() for n in group.childNodes()]
-    if group is not None:
+    qwindow.resizeDocks([layers, docker], [470, 400], Qt.Vertical)
+    if group is not None and group.childNodes():
         group.setCollapsed(False)
-        activate(doc, group.childNodes()[0])
-    qwindow.resizeDocks([layers, docker], [560, 300], Qt.Vertical)
-    _events(2.0)
+        yield from _activate_steps(doc, group.childNodes()[0])
+        facts["select_segment"] = yield from _command_steps("select_segment")
+    yield 2.0
     layers.grab().save(os.path.join(shots, "krita-segments.png"))
     return facts
 
