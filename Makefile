@@ -38,6 +38,12 @@ krita-screenshots: setup
 	install/editors/krita-deps.sh
 	$(PY) docs/tools/krita_screenshots.py
 
+# docs/images/gimp-*.png, taken from real GIMP 3 (the chroot) under Xvfb against a real daemon.
+.PHONY: gimp-screenshots
+gimp-screenshots: setup
+	install/editors/gimp-chroot.sh build
+	docs/tools/gimp_screenshots.sh
+
 demo: setup
 	$(PY) -m chromaseg.cli.main demo --out $(DEMO_OUT)
 
