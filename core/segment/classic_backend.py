@@ -31,7 +31,6 @@ CLICK_CLASS_MIN = 0.3  # P(class) at a click for the click to designate that cla
 BOX_CLASS_MIN = 0.15  # mean P(class) over a box for the box to hold that class's object
 PRIOR_FG = 0.5  # P(class) above which a pixel is likely the object
 CLICK_PAD = 0.12  # a click without a class looks this far (share of the long side) around itself
-CLICK_REACH = 0.35  # ... and this far where DeepLab's features tell where its object ends
 CLICK_CUT = 0.2  # a clicked object of a prior class ends where P(class) falls below this
 BOX_CUT = 0.05  # likewise inside a box (lower: the box already bounds it)
 BOX_MARGIN = 0.15  # context around a box, so superpixels that run on past it can be seen to
@@ -103,12 +102,7 @@ class ClassicBackend:
                 raise ValueError("a points-only prompt needs at least one positive point")
             p_obj = None if prior is None else _click_class(prior, (h, w), pos[0])
             allowed = None if p_obj is None else p_obj >= CLICK_CUT
-            like = None if prior is None else prior.resembles(pos, (h, w))
-            if like is None:
-                near = box_mask((h, w), _click_box(p_obj, pos, h, w))
-            else:  # DeepLab's features bound the object; the square only keeps it near the click
-                near = box_mask((h, w), _square(pos, CLICK_REACH, h, w))
-                allowed = _components_at(like, pos) if allowed is None else _components_at(like & allowed, pos)
+            near = box_mask((h, w), _click_box(p_obj, pos, h, w))
             return _components_at(_contained_segments(rgb, near, pos, neg, allowed, outside_known=False), pos)
         region = _prompt_region((h, w), box, mask)
         p_obj = None if prior is None else _region_class(prior, region)
@@ -139,12 +133,7 @@ def _click_box(p_obj: np.ndarray | None, pos: np.ndarray, h: int, w: int) -> tup
             x0, y0, x1, y1 = _bbox(_components_at(p_obj >= PRIOR_FG, pos[:1]))
             if (x1 - x0) * (y1 - y0) <= SCENE * h * w:
                 return x0, y0, x1, y1
-    return _square(pos, CLICK_PAD, h, w)
-
-
-def _square(pos: np.ndarray, share: float, h: int, w: int) -> tuple[int, int, int, int]:
-    """The box reaching ``share`` of the image's long side (at least 16 pixels) beyond the clicks, in the image."""
-    pad = max(16, round(share * max(h, w)))
+    pad = max(16, round(CLICK_PAD * max(h, w)))
     x0, y0 = pos.min(axis=0) - pad
     x1, y1 = pos.max(axis=0) + pad + 1
     return max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
@@ -173,9 +162,7 @@ def _contained_segments(rgb8: np.ndarray, region: np.ndarray, pos: np.ndarray, n
     share = np.bincount(segments[inside], minlength=n) / np.maximum(np.bincount(segments.ravel(), minlength=n), 1)
     fg = (share >= CONTAINED)[segments] & inside
     if allowed is not None:
-        ok = _resize(allowed[cy0:cy1, cx0:cx1].astype(np.uint8), scale, cv2.INTER_NEAREST).astype(bool)
-        # a superpixel goes with most of its pixels: the prior's coarse cells must not cut it off its edge
-        fg &= (np.bincount(segments[ok], minlength=n) * 2 > np.bincount(segments.ravel(), minlength=n))[segments]
+        fg &= _resize(allowed[cy0:cy1, cx0:cx1].astype(np.uint8), scale, cv2.INTER_NEAREST).astype(bool)
     codes = appearance_codes(small)
     if outside_known:
         fg = drop_background_like(codes, segments, fg, ~inside)
