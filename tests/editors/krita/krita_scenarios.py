@@ -306,6 +306,9 @@ def scenario_select_object(window: Any) -> Facts:
               key=lambda p: (p[0] - CENTER[0]) ** 2 + (p[1] - CENTER[1]) ** 2, default=CENTER)
     # step back towards the green dot so the red one sits inside the object, not on its outline
     neg = (far[0] + (CENTER[0] - far[0]) // 6, far[1] + (CENTER[1] - far[1]) // 6)
+    in_box = [(x, y) for y in range(BOX[1], BOX[1] + BOX[3]) for x in range(BOX[0], BOX[0] + BOX[2])]
+    facts["clicked_in_box"] = sum(1 for x, y in in_box if s[y * SIZE + x] == 255)
+    facts["box_not_object"] = next(([x, y] for x, y in in_box if s[y * SIZE + x] == 0), None)
     facts["negative_point"] = list(neg)
     facts["negative_was_selected"] = s[neg[1] * SIZE + neg[0]]
     dot(clicks, *neg, RED)
@@ -324,7 +327,9 @@ def scenario_select_object(window: Any) -> Facts:
     select(doc, *BOX)
     facts["subtract"] = command("select_object_subtract")
     facts["subtracted"] = selection_facts(doc)
-    facts["subtracted_at"] = {"corner": selected_at(doc, BOX[0] + 1, BOX[1] + 1), "dot": selected_at(doc, *CENTER)}
+    keep = facts["box_not_object"]
+    facts["subtracted_at"] = {"box_not_object": None if keep is None else selected_at(doc, *keep),
+                              "dot": selected_at(doc, *CENTER)}
     facts["layers"] = [n.name() for n in doc.rootNode().childNodes()]
     facts["source_unchanged"] = digest(source) == before
     return facts
