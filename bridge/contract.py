@@ -177,7 +177,10 @@ class ColorizeParams(OpParams):
                                       help="Predict each large segment again on its own crop. Off by default: on "
                                            "the 493 validation photos it scored 10.31 mean CIEDE2000 against 10.17.")
     confine_hints: bool | None = param(bool, False, label="Confine each hint to its segment",
-                                       help="A hint colors only the segment it was painted on.")
+                                       help="A hint colors only the segment it was painted on; the rest of the "
+                                            "picture keeps its automatic colors. Off by default: a hint's color "
+                                            "also informs similar regions (10 hints on 100 validation photos: "
+                                            "29.00 dB, confined 28.37).")
     colorizer: str | None = param(
         str, None, check=_model_name, hint=f"a colorizer name (letters, digits, '-', '_', '.'; at most "
                                           f"{MAX_NAME_LENGTH}), as `info` lists them under 'colorizers'",

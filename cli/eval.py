@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also score the colorizer followed by Algorithm 1 over automatic segments")
     p.add_argument("--segment-pass", action="store_true",
                    help="also score the colorizer with the segment pass over automatic segments")
+    p.add_argument("--confine-hints", action="store_true",
+                   help="also score the colorizer with each hint confined to its automatic segment")
     p.set_defaults(run=run)
 
 

@@ -23,7 +23,7 @@ from chromaseg.core.hints import HintSampling, hint_layer_pixels, simulate_hints
 LONG_SIDE = 256
 HINT_PATCH = 6
 METRICS = ("psnr", "ssim", "ciede2000", "colorfulness", "cnr")
-PIPELINE_STAGES = ("harmonize", "segment_pass")  # colorize's switches that evaluate can score against plain
+PIPELINE_STAGES = ("harmonize", "segment_pass", "confine_hints")  # colorize switches evaluate can score against plain
 
 
 def load_eval_image(path: str | os.PathLike, long_side: int = LONG_SIDE) -> np.ndarray:

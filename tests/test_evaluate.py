@@ -98,10 +98,14 @@ def test_eval_cli_writes_json(photos, checkpoint, tmp_path, capsys) -> None:
 
     out = tmp_path / "r.json"
     assert _run_cli(cli_eval, ["eval", "--images", str(photos), "--hints", "0,1", "--model", str(checkpoint),
-                               "--limit", "1", "--json", str(out), "--harmonize", "--segment-pass"]) == 0
+                               "--limit", "1", "--json", str(out), "--harmonize", "--segment-pass",
+                               "--confine-hints"]) == 0
     report = json.loads(out.read_text())
     assert report["images"] == 1 and set(report["results"]["model"]) == {"0", "1"}
     assert set(report["results"]["model+harmonize"]) == set(report["results"]["model+segment_pass"]) == {"0", "1"}
+    # Without hints a confined colorization is the plain one; with one it is scored on its own.
+    confined = report["results"]["model+confine_hints"]
+    assert confined["0"] == report["results"]["model"]["0"] and set(confined) == {"0", "1"}
     assert "| gray | 0 |" in capsys.readouterr().out
     assert report["long_side"] == 256  # the protocol's, unless asked otherwise
     assert _run_cli(cli_eval, ["eval", "--images", str(photos), "--hints", "0", "--model", str(checkpoint),
