@@ -163,6 +163,13 @@ def predict_chroma(net: torch.nn.Module, l_full: np.ndarray, hints: HintPixels |
     ab_small = predict_ab(net, l_small, hint_ab, hint_mask, decoding)
     if hint_mask is not None:
         ab_small = propagate_residuals(l_small, ab_small, hint_mask, hint_ab)
+    return upsample_chroma(l_small, ab_small, l_full)
+
+
+def upsample_chroma(l_small: np.ndarray, ab_small: np.ndarray, l_full: np.ndarray) -> np.ndarray:
+    """(H, W, 2) a*, b* from a model-resolution prediction ``ab_small`` (h, w, 2) over its L ``l_small``: a guided
+    filter fitted at (h, w) (ab locally linear in L), its coefficients upsampled along the full L (H, W), in bands."""
+    big_h, big_w = l_full.shape
     coef_a, coef_b = guided_coefficients(l_small * np.float32(0.01), ab_small, GUIDE_RADIUS, GUIDE_EPS)
     ab = np.empty((big_h, big_w, 2), np.float32)
     for y in range(0, big_h, TILE_ROWS):
