@@ -44,6 +44,12 @@ gimp-screenshots: setup
 	install/editors/gimp-chroot.sh build
 	docs/tools/gimp_screenshots.sh
 
+# docs/images/pipeline.png and gallery.jpg from the shipped weights (the gallery's photos are scikit-image's samples).
+.PHONY: figures
+figures: setup
+	$(PY) docs/tools/pipeline_figure.py
+	$(PY) docs/tools/gallery_figure.py
+
 demo: setup
 	$(PY) -m chromaseg.cli.main demo --out $(DEMO_OUT)
 
