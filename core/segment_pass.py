@@ -4,6 +4,11 @@ The full-image prediction sees a large layer reduced to the model's resolution, 
 network pixels. For each large-enough segment the network runs again on the segment's bounding box plus a context
 margin (the object's surroundings still inform its color), at a higher effective resolution, and that chroma is fused
 back through the segment's mask with a feathered edge, so no seam appears where segments meet.
+
+A crop refines the full pass's colors; it never replaces them. It sees less of the picture, and on its own it can
+decide differently (the sample's flag, cropped, came out with green stripes where the full pass had red), so its
+chroma is taken in proportion to its agreement with the full pass, exp(-d^2 / (2 AGREEMENT^2)) for a difference of
+d in a*, b*: a crop moves a pixel's a*, b* by at most AGREEMENT * exp(-1/2) (about 6 units) from the full pass.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ MIN_AREA_FRACTION = 0.002  # segments smaller than this share of the layer are l
 MIN_GAIN = 1.5  # a crop runs only if it gets at least this much more resolution than the full pass gave it
 MAX_CROPS = 16  # bounds the pass's cost: the largest segments first
 FEATHER_FRACTION = 0.05  # feather width, as a fraction of the crop's short side
+AGREEMENT = 10.0  # a*, b* units: a crop's chroma this far from the full pass's is taken at exp(-1/2) weight
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ def refine_segments(ab: np.ndarray, labels: np.ndarray, predict_region: Callable
     """Fuse per-segment predictions into ``ab`` (H, W, 2) in place; returns the crops that ran.
 
     ``predict_region(crop)`` returns the crop's (h, w, 2) chroma predicted from the crop alone. Pixels outside every
-    refined segment keep the full pass's chroma exactly.
+    refined segment keep the full pass's chroma exactly; inside, the crop's chroma weighs by its agreement with it.
     """
     crops = plan_crops(labels, resolution)
     for i, crop in enumerate(crops):
@@ -90,9 +96,11 @@ def refine_segments(ab: np.ndarray, labels: np.ndarray, predict_region: Callable
         ys, xs = crop.slices
         region_ab = predict_region(crop)
         feather = max(1.0, FEATHER_FRACTION * min(crop.y1 - crop.y0, crop.x1 - crop.x0))
-        weight = feathered_mask(labels[ys, xs] == crop.label, feather)[..., None]
         target = ab[ys, xs]
-        target += weight * (region_ab - target)
+        change = region_ab - target
+        agreement = np.exp(np.sum(change * change, axis=-1) * np.float32(-0.5 / AGREEMENT ** 2))
+        weight = (feathered_mask(labels[ys, xs] == crop.label, feather) * agreement)[..., None]
+        target += weight * change
     if progress is not None:
         progress(len(crops), len(crops))
     return crops

@@ -8,6 +8,8 @@ import numpy as np
 from PIL import Image
 
 from chromaseg.cli.main import main
+from chromaseg.core.color import srgb_to_lab
+from chromaseg.core.segment_pass import AGREEMENT
 
 
 def test_help_lists_subcommands():
@@ -29,5 +31,10 @@ def test_demo_writes_its_images(tmp_path, capsys, monkeypatch):
     assert np.abs(gray[..., 0] - gray[..., 1]).max() <= 1  # L only: neutral
     colorized = np.asarray(Image.open(tmp_path / "colorized.png")).astype(int)
     assert np.abs(colorized[..., 0] - colorized[..., 2]).mean() > 3  # the colorizer added color
+    # The pipeline adds no color the plain result lacks: its segment pass moves a*, b* by at most
+    # AGREEMENT * exp(-1/2) (plus the 8-bit rounding of both images).
+    plain, pipeline = (srgb_to_lab(np.asarray(Image.open(tmp_path / n))) for n in ("colorized.png",
+                                                                                  "colorized-pipeline.png"))
+    assert np.abs(pipeline[..., 1:] - plain[..., 1:]).max() <= AGREEMENT * np.exp(-0.5) + 1.5
     strip = np.asarray(Image.open(tmp_path / "strip.png"))
     assert strip.shape == (original.shape[0], 5 * original.shape[1], 3)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from chromaseg.core.colorize import HintPixels, colorize, segment_labels
-from chromaseg.core.segment_pass import (Crop, confine_to_hinted_segments, feathered_mask, plan_crops,
+from chromaseg.core.segment_pass import (AGREEMENT, Crop, confine_to_hinted_segments, feathered_mask, plan_crops,
                                          refine_segments)
 
 
@@ -46,16 +46,34 @@ def test_plan_crops_picks_segments_that_gain_resolution() -> None:
 
 def test_refine_fuses_through_a_feathered_mask_and_leaves_the_rest_exact() -> None:
     labels = _labels(600, 800)
-    ab = np.random.default_rng(0).normal(0, 20, (600, 800, 2)).astype(np.float32)
+    ab = (38 + np.random.default_rng(0).uniform(-1, 1, (600, 800, 2))).astype(np.float32)
     before = ab.copy()
     ran = refine_segments(ab, labels, lambda crop: np.full((crop.y1 - crop.y0, crop.x1 - crop.x0, 2), 40, np.float32),
                           resolution=192)
     assert [c.label for c in ran] == [1]
     outside = labels != 1
     np.testing.assert_array_equal(ab[outside], before[outside])
-    np.testing.assert_allclose(ab[140:160, 195:215], 40)  # deep inside: the crop's prediction
+    inside = ab[140:160, 195:215]  # deep inside, a crop that agrees: (nearly) its prediction
+    assert np.abs(inside - 40).max() < 0.15 * np.abs(before[140:160, 195:215] - 40).max()
     moved, wanted = np.abs(ab[100, 200] - before[100, 200]), np.abs(40 - before[100, 200])
     assert np.all(moved > 0) and np.all(moved < wanted)  # on the segment's edge: a blend, not a seam
+
+
+def test_a_crop_that_disagrees_with_the_full_pass_cannot_recolor_the_segment() -> None:
+    """The sample's flag: red in the full pass, green from its crop alone; the segment stays red."""
+    labels = _labels(600, 800)
+    ab = np.zeros((600, 800, 2), np.float32)
+    ab[..., 0] = 30  # red
+    before = ab.copy()
+    refine_segments(ab, labels, lambda crop: np.full((crop.y1 - crop.y0, crop.x1 - crop.x0, 2), [-30, 0],
+                                                      np.float32), resolution=192)
+    assert np.abs(ab - before).max() < 1e-3
+    # Whatever the disagreement, a crop moves a pixel by at most AGREEMENT * exp(-1/2).
+    for offset in (5.0, AGREEMENT, 2 * AGREEMENT, 60.0):
+        ab = before.copy()
+        refine_segments(ab, labels, lambda crop: np.full((crop.y1 - crop.y0, crop.x1 - crop.x0, 2), [30 + offset, 0],
+                                                          np.float32), resolution=192)
+        assert np.abs(ab - before).max() <= AGREEMENT * np.exp(-0.5) + 1e-4
 
 
 def test_feathered_mask_ramps_inside_the_edge() -> None:

@@ -3,7 +3,7 @@
     .venv/bin/python docs/tools/pipeline_figure.py [--out docs/images/pipeline.png]
 
 Panels: the gray input, its automatic segments (the active segmenter), the plain colorization, the segment pass
-with harmonization over those segments, and the original.
+over those segments, harmonization (Algorithm 1) over them, and the original.
 """
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def main() -> None:
         "gray input": gray,
         f"segments ({segmenter.backend}, {labels.max() + 1})": label_colors(labels),
         "colorized": colorize(gray, model=net),
-        "segment pass + harmonized": colorize(gray, model=net, segments=labels, segment_pass=True, harmonize=True),
+        "segment pass": colorize(gray, model=net, segments=labels, segment_pass=True),
+        "harmonized": colorize(gray, model=net, segments=labels, harmonize=True),
         "original": rgb,
     }
     strip = Image.fromarray(np.concatenate(list(panels.values()), axis=1))
