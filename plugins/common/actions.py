@@ -210,7 +210,8 @@ def select_object(doc: DocumentAdapter, settings: Settings, mode: SelectionMode)
     the clicks alone when nothing is selected. Add and Subtract take the clicks only: the selection is what the new
     object is combined with, never part of its prompt (a box beside a selected head would otherwise prompt for the
     head and the background between them)."""
-    selected = _selected(doc, settings, context=True)
+    # Add needs nothing of the selection (the editor combines); Subtract only that one exists.
+    selected = None if mode is SelectionMode.ADD else _selected(doc, settings, context=True)
     if mode is SelectionMode.SUBTRACT and selected is None:
         raise PluginError("Subtract object needs a selection to cut the object from; nothing is selected.")
     region = selected if mode is SelectionMode.REPLACE and selected is not None else _whole_layer(doc)

@@ -154,6 +154,8 @@ def test_add_and_subtract_prompt_with_the_clicks_only_and_combine_with_the_selec
         message = plan.apply(reply({"clicks": {"positive": 1, "negative": 1}}, mask=Frame(mask, "u8", (H, W))))
         assert said in message and "from 1 click and 1 not-object click" in message
         assert d.selection_ops[-1] == (Rect(0, 0, W, H), mask, mode)
+    d.read_selection = lambda rect: pytest.fail("Add read the selection's pixels, which only the editor combines")
+    assert set(actions.select_object(d, Settings(), SelectionMode.ADD).frames) == {"layer", "prompts"}
 
 
 def test_clicks_alone_replace_the_selection_and_subtract_needs_one() -> None:
