@@ -309,8 +309,8 @@ def add_painted_layer(doc: DocumentAdapter, kind: PaintedLayer) -> str:
     """Create the hint or clicks layer (no daemon needed); the status line says what to do next."""
     note = doc.conversion_note()
     if doc.add_painted_layer(kind):
-        return _noted(f"Added {kind.value!r}: {_PAINT_NEXT[kind]}.", note)
-    return f"{kind.value!r} already exists: {_PAINT_NEXT[kind]}."
+        return _noted(f"Added {doc.painted_layer_name(kind)!r}: {_PAINT_NEXT[kind]}.", note)
+    return f"{doc.painted_layer_name(kind)!r} already exists: {_PAINT_NEXT[kind]}."
 
 
 def hint_at_selection(doc: DocumentAdapter, settings: Settings) -> str:
@@ -320,7 +320,8 @@ def hint_at_selection(doc: DocumentAdapter, settings: Settings) -> str:
         raise PluginError("Add hint at selection: select where the color goes first (a small ellipse is a dab).")
     note = doc.conversion_note()
     color = doc.paint_hint_at_selection()
-    return _noted(f"Painted a {color} hint over the selection on {PaintedLayer.HINTS.value!r}.", note)
+    return _noted(f"Painted a {color} hint over the selection on {doc.painted_layer_name(PaintedLayer.HINTS)!r}.",
+                  note)
 
 
 def list_hints(doc: DocumentAdapter) -> Plan | str:
@@ -329,7 +330,8 @@ def list_hints(doc: DocumentAdapter) -> Plan | str:
     rect = _whole_layer(doc).rect
     hints = _painted(doc, PaintedLayer.HINTS, rect)
     if hints is None:
-        return f"No hints yet: paint on {PaintedLayer.HINTS.value!r} or use Add Hint at Selection."
+        return (f"No hints yet: paint on {doc.painted_layer_name(PaintedLayer.HINTS)!r} or use Add Hint at "
+                "Selection.")
 
     def apply(reply: Reply) -> str:
         listed = [h for h in reply.result.get("hints", []) if isinstance(h, dict)]

@@ -61,6 +61,10 @@ class DocumentAdapter(Protocol):
         """The selection as a u8 plane of `rect` (all 0 when nothing is selected)."""
         ...
 
+    def painted_layer_name(self, kind: PaintedLayer) -> str:
+        """The name of the document's hint or clicks layer (GIMP's procedures may name the hint layer otherwise)."""
+        ...
+
     def read_painted(self, kind: PaintedLayer, rect: Rect) -> tuple[bytes, PixelFormat] | None:
         """The pixels of the hint or clicks layer in `rect` and their layout, or None when the document has no such
         layer."""

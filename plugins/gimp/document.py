@@ -84,7 +84,7 @@ class GimpDocument:
                      and layer.name not in (self.hint_layer, PaintedLayer.CLICKS.value)
                      and not naming.made_by_plugin(layer.name)), None)
 
-    def _painted_name(self, kind: PaintedLayer) -> str:
+    def painted_layer_name(self, kind: PaintedLayer) -> str:
         return self.hint_layer if kind is PaintedLayer.HINTS else kind.value
 
     def _siblings(self, item: Any) -> list[Any]:
@@ -131,7 +131,7 @@ class GimpDocument:
         return _read(self.image.selection, rect)
 
     def read_painted(self, kind: PaintedLayer, rect: Rect) -> tuple[bytes, PixelFormat] | None:
-        layer = pdb.gimp_image_get_layer_by_name(self.image, self._painted_name(kind))
+        layer = pdb.gimp_image_get_layer_by_name(self.image, self.painted_layer_name(kind))
         if layer is None or layer == self.drawable or getattr(layer, "children", None) is not None:
             return None
         return _read(layer, rect), self.pixel_format()
@@ -159,7 +159,7 @@ class GimpDocument:
         return added
 
     def _add_painted(self, kind: PaintedLayer) -> bool:
-        name = self._painted_name(kind)
+        name = self.painted_layer_name(kind)
         if pdb.gimp_image_get_layer_by_name(self.image, name) is not None:
             return False
         self._ensure_rgb()  # colors, even a red dot, cannot show in a gray image

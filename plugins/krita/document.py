@@ -111,6 +111,9 @@ class KritaDocument:
         node = self.doc.nodeByName(kind.value)
         return node if node is not None and node.type() == NodeType.PAINT_LAYER else None
 
+    def painted_layer_name(self, kind: PaintedLayer) -> str:
+        return kind.value
+
     def read_painted(self, kind: PaintedLayer, rect: Rect) -> tuple[bytes, PixelFormat] | None:
         node = self.painted_node(kind)
         if node is None:

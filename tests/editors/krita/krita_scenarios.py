@@ -78,6 +78,13 @@ def digest(node: Any) -> str:
     return hashlib.sha256(bytes(node.pixelData(0, 0, SIZE, SIZE))).hexdigest()
 
 
+def start(window: Any, depth: str = "U8", profile: str = "") -> tuple[Any, Any, str]:
+    """A new gray-photo document, its source layer and the source's digest (to prove it is never changed)."""
+    doc = new_doc(window, depth, profile)
+    source = doc.rootNode().childNodes()[0]
+    return doc, source, digest(source)
+
+
 def tree(node: Any) -> list[Facts]:
     return [{"name": n.name(), "type": n.type(), "blending": n.blendingMode(), "children": tree(n)}
             for n in node.childNodes()]
@@ -207,9 +214,7 @@ def scenario_plugin(window: Any) -> Facts:
 
 
 def scenario_colorize_selection(window: Any) -> Facts:
-    doc = new_doc(window)
-    source = doc.rootNode().childNodes()[0]
-    before = digest(source)
+    doc, source, before = start(window)
     select(doc, 64, 48, 128, 112)
     result = command("colorize_selection")
     nodes = doc.rootNode().childNodes()
@@ -231,9 +236,7 @@ def scenario_colorize_selection(window: Any) -> Facts:
 
 
 def scenario_hints_layer_harmonize(window: Any) -> Facts:
-    doc = new_doc(window)
-    source = doc.rootNode().childNodes()[0]
-    before = digest(source)
+    doc, source, before = start(window)
     facts: Facts = {"hint_layer": command("hint_layer")}
     hints = doc.nodeByName("Color hints")
     hints.setPixelData(bytes([0, 0, 255, 255]) * 64, 100, 100, 8, 8)  # a red patch (BGRA)
@@ -278,9 +281,7 @@ CENTER = (BOX[0] + BOX[2] // 2, BOX[1] + BOX[3] // 2)
 
 
 def scenario_select_object(window: Any) -> Facts:
-    doc = new_doc(window)
-    source = doc.rootNode().childNodes()[0]
-    before = digest(source)
+    doc, source, before = start(window)
     select(doc, *BOX)
     prompt = selection_facts(doc)
     facts: Facts = {"prompt": prompt, "replace": command("select_object"), "replaced": selection_facts(doc)}
@@ -362,9 +363,7 @@ def scenario_vibrancy(window: Any) -> Facts:
 def scenario_hint_at_selection(window: Any) -> Facts:
     from krita import ManagedColor
 
-    doc = new_doc(window)
-    source = doc.rootNode().childNodes()[0]
-    before = digest(source)
+    doc, source, before = start(window)
     facts: Facts = {"refused": command("hint_at_selection")}
     color = ManagedColor("RGBA", "U8", "")
     color.setComponents([0.0, 128 / 255, 1.0, 1.0])  # B, G, R, A: orange
@@ -395,9 +394,7 @@ def scenario_hint_at_selection(window: Any) -> Facts:
 
 
 def scenario_auto_segment(window: Any) -> Facts:
-    doc = new_doc(window)
-    source = doc.rootNode().childNodes()[0]
-    before = digest(source)
+    doc, source, before = start(window)
     facts: Facts = {"result": command("auto_segment"), "tree": tree(doc.rootNode())}
     group = doc.rootNode().childNodes()[-1]
     facts["mask_pixels"] = [SIZE * SIZE - bytes(m.selection().pixelData(0, 0, SIZE, SIZE)).count(0)
@@ -424,9 +421,7 @@ def scenario_auto_segment(window: Any) -> Facts:
 def scenario_depths(window: Any) -> Facts:
     facts: Facts = {}
     for depth, profile in (("U16", ""), ("F32", "sRGB-elle-V2-g10.icc")):
-        doc = new_doc(window, depth, profile)
-        source = doc.rootNode().childNodes()[0]
-        before = digest(source)
+        doc, source, before = start(window, depth, profile)
         select(doc, 64, 64, 96, 96)
         facts[depth] = {"space": [source.colorDepth(), source.colorProfile()],
                         "result": command("colorize_selection"), "tree": tree(doc.rootNode()),
@@ -451,9 +446,7 @@ def scenario_depths(window: Any) -> Facts:
 
 
 def scenario_cancel(window: Any) -> Facts:
-    doc = new_doc(window)
-    source = doc.rootNode().childNodes()[0]
-    before = digest(source)
+    doc, source, before = start(window)
     from chromaseg.plugins.krita.shared import shared_controller
 
     controller = shared_controller()
@@ -480,9 +473,7 @@ def scenario_preview(window: Any) -> Facts:
     shows the layer as it is; Apply writes the full-resolution layer."""
     from chromaseg.plugins.krita.shared import shared_controller
 
-    doc = new_doc(window)
-    source = doc.rootNode().childNodes()[0]
-    before = digest(source)
+    doc, source, before = start(window)
     docker = docker_widget()
     facts: Facts = {"before_preview": {"area_hidden": docker.preview_area.isHidden(),
                                        "apply_enabled": docker.apply_button.isEnabled(),

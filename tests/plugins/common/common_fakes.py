@@ -32,6 +32,7 @@ class FakeDocument:
     hints: bytes | None = None
     hints_fmt: PixelFormat | None = None
     clicks: bytes | None = None
+    hint_layer: str = PaintedLayer.HINTS.value  # GIMP's procedures may name the hint layer otherwise
     foreground: bytes = b"\x00\x80\xff\xff"  # what paint_hint_at_selection fills with, in `fmt` (BGRA: orange)
     fail_writes: bool = False
     segment: tuple[str, Rect, bytes] | None = None  # the active segment (Select Segment), None: not a segment
@@ -63,6 +64,9 @@ class FakeDocument:
 
     def read_selection(self, rect: Rect) -> bytes:
         return bytes(rect.w * rect.h) if self.selection is None else crop(self.selection, self.canvas, rect, 1)
+
+    def painted_layer_name(self, kind: PaintedLayer) -> str:
+        return self.hint_layer if kind is PaintedLayer.HINTS else kind.value
 
     def read_painted(self, kind: PaintedLayer, rect: Rect) -> tuple[bytes, PixelFormat] | None:
         data = self.hints if kind is PaintedLayer.HINTS else self.clicks

@@ -226,7 +226,8 @@ def test_select_segment_refuses_when_no_segment_is_active_or_it_is_empty() -> No
 
 
 def test_list_hints_asks_the_daemon_for_the_dabs_and_says_them_in_one_line() -> None:
-    assert actions.list_hints(doc()).startswith("No hints yet")
+    assert actions.list_hints(doc()).startswith("No hints yet: paint on 'Color hints'")
+    assert actions.list_hints(doc(hint_layer="Hints 2")).startswith("No hints yet: paint on 'Hints 2'")
     d = doc(selection=box_mask(W, H, Rect(10, 10, 3, 3)))
     actions.hint_at_selection(d, Settings())
     plan = actions.list_hints(d)
