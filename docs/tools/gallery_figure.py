@@ -1,13 +1,16 @@
-"""Draw docs/images/gallery.jpg: the shipped colorizer on a person, an animal, a landscape and an interior.
+"""A before/after gallery of the colorizer on a person, an animal, a landscape and an interior.
 
-    .venv/bin/python docs/tools/gallery_figure.py [--out docs/images/gallery.jpg] [--model CKPT]
+    .venv/bin/python docs/tools/gallery_figure.py [--out docs/images/gallery.jpg] [--model CKPT] [--compare OLD.pt]
+    .venv/bin/python docs/tools/gallery_figure.py --images ../shared/data/train --out demo-out/gallery.jpg
 
-The photos are scikit-image's public-domain / CC0 samples (a dependency already), never the training data: the
-astronaut Eileen Collins (NASA, public domain), Chelsea the cat (CC0, Stefan van der Walt), the DSCOVR launch at
-Cape Canaveral (SpaceX, public domain) and a coffee cup at Pikolo Espresso Bar (CC0, Rachel Michetti). Each row:
-the gray input, the automatic result, the result with 10 color hints simulated as in the evaluation (6x6 patches of
-the true mean color, seed 0; marked with white squares), and the original. Every photo is reduced to a long side
-of 384 px first.
+By default the photos are scikit-image's public-domain / CC0 samples (a dependency already), never the training
+data, and the sheet is the committed docs/images/gallery.jpg: the astronaut Eileen Collins (NASA, public domain),
+Chelsea the cat (CC0, Stefan van der Walt), the DSCOVR launch at Cape Canaveral (SpaceX, public domain) and a coffee
+cup at Pikolo Espresso Bar (CC0, Rachel Michetti). With ``--images`` the rows are instead the first validation photos
+of the split from a source folder of each kind (for a local look: the training photos are not the project's to
+publish, so that sheet is not committed). Each row: the gray input, ``--compare``'s automatic result when given,
+the automatic result, the result with 10 color hints simulated as in the evaluation (6x6 patches of the true mean
+color; marked with white squares), and the original. Photos are reduced to a long side of 384 px first.
 """
 from __future__ import annotations
 
@@ -20,12 +23,13 @@ from scipy import ndimage
 
 from chromaseg.core.color import from_unit_float
 from chromaseg.core.colorize import Colorizer
-from chromaseg.core.evaluate import gray_of, simulated_hint_layer
+from chromaseg.core.evaluate import gray_of, load_eval_image, simulated_hint_layer
 
 LONG_SIDE = 384
 HINTS = 10
-PHOTOS = {"person": "astronaut", "animal": "chelsea", "landscape": "rocket", "interior": "coffee"}
-COLUMNS = ("gray input", "automatic", f"{HINTS} hints", "original")
+SAMPLES = {"person": "astronaut", "animal": "chelsea", "landscape": "rocket", "interior": "coffee"}
+SOURCE_FOLDERS = {"person": "xnap-persones", "animal": "cats-dogs", "landscape": "deep-photo-styletransfer",
+                  "interior": "houses-dataset"}  # in ../shared/data/train, for --images
 
 
 def sample(name: str) -> np.ndarray:
@@ -37,6 +41,15 @@ def sample(name: str) -> np.ndarray:
     return np.asarray(im.resize((round(im.width * scale), round(im.height * scale)), Image.LANCZOS))
 
 
+def validation_photos(images: str, split: str) -> dict[str, np.ndarray]:
+    """The first validation photo of each kind's source folder."""
+    from chromaseg.core.dataset import read_split
+
+    paths = read_split(split, images)
+    return {kind: load_eval_image(next(p for p in paths if p.parent.name == folder), LONG_SIDE)
+            for kind, folder in SOURCE_FOLDERS.items()}
+
+
 def mark_hints(rgb: np.ndarray, hints: np.ndarray) -> np.ndarray:
     """``rgb`` with a white outline around each hint patch."""
     out = Image.fromarray(rgb)
@@ -46,33 +59,39 @@ def mark_hints(rgb: np.ndarray, hints: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
-def row(colorizer: Colorizer, rgb: np.ndarray) -> list[np.ndarray]:
+def row(kind: str, rgb: np.ndarray, colorizer: Colorizer, compare: Colorizer | None) -> Image.Image:
+    """One titled strip: gray, [comparison], automatic, with hints, original."""
     gray = from_unit_float(gray_of(rgb), np.uint8)
     hints = simulated_hint_layer(rgb, HINTS, seed=0)
-    hinted = colorizer.colorize(gray, hints=from_unit_float(hints, np.uint8))
-    return [gray, colorizer.colorize(gray), mark_hints(hinted, hints), rgb]
+    panels = {f"{kind}: gray input": gray}
+    if compare is not None:
+        panels["compared weights"] = compare.colorize(gray)
+    panels["automatic"] = colorizer.colorize(gray)
+    panels[f"{HINTS} hints"] = mark_hints(colorizer.colorize(gray, hints=from_unit_float(hints, np.uint8)), hints)
+    panels["original"] = rgb
+    strip = Image.fromarray(np.concatenate(list(panels.values()), axis=1))
+    draw = ImageDraw.Draw(strip)
+    for i, title in enumerate(panels):
+        x = i * rgb.shape[1]
+        draw.rectangle((x, 0, x + 7 * len(title) + 10, 18), fill=(0, 0, 0))
+        draw.text((x + 5, 4), title, fill=(255, 255, 255))
+    return strip
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "images" / "gallery.jpg"))
     ap.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
+    ap.add_argument("--compare", default=None, help="another checkpoint whose automatic result is shown too")
+    ap.add_argument("--images", default=None, help="use validation photos from this training folder instead")
+    ap.add_argument("--split", default="core/assets/val-split.txt")
     args = ap.parse_args()
     colorizer = Colorizer.load(args.model)
-    rows = []
-    for kind, name in PHOTOS.items():
-        panels = row(colorizer, sample(name))
-        height = min(p.shape[0] for p in panels)
-        strip = Image.fromarray(np.concatenate([p[:height] for p in panels], axis=1))
-        draw = ImageDraw.Draw(strip)
-        for i, title in enumerate(COLUMNS):
-            text = f"{kind}: {title}" if i == 0 else title
-            x = i * panels[0].shape[1]
-            draw.rectangle((x, 0, x + 7 * len(text) + 10, 18), fill=(0, 0, 0))
-            draw.text((x + 5, 4), text, fill=(255, 255, 255))
-        rows.append(strip)
-    width = max(r.width for r in rows)
-    sheet = Image.new("RGB", (width, sum(r.height for r in rows)), (0, 0, 0))
+    compare = Colorizer.load(args.compare) if args.compare else None
+    photos = (validation_photos(args.images, args.split) if args.images
+              else {kind: sample(name) for kind, name in SAMPLES.items()})
+    rows = [row(kind, rgb, colorizer, compare) for kind, rgb in photos.items()]
+    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows)), (0, 0, 0))
     y = 0
     for r in rows:
         sheet.paste(r, (0, y))
