@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chromaseg.core.color import lab_to_srgb, srgb_to_lab
+from chromaseg.core.color import from_unit_float, lab_to_srgb, srgb_to_lab
 from chromaseg.core.colorize import Colorizer
 from chromaseg.core.evaluate import gray_of, load_eval_image
 from chromaseg.core.segment import Segmenter
@@ -35,7 +35,7 @@ def objects(shared_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
         with Image.open(case.mask_path) as im:
             mask = np.asarray(im.convert("L").resize(rgb.shape[1::-1], Image.NEAREST)) > 127
         if 0.08 <= mask.mean() <= 0.5:
-            out.append(((gray_of(rgb) * 255).round().astype(np.uint8), mask))
+            out.append((from_unit_float(gray_of(rgb), np.uint8), mask))
         if len(out) == PHOTOS:
             break
     return out
@@ -50,7 +50,7 @@ def _opposite_hint(gray: np.ndarray, predicted_lab: np.ndarray, mask: np.ndarray
     target = -ab / norm * HINT_CHROMA if norm > 3 else np.array([0.0, -HINT_CHROMA])
     lab = np.array([[srgb_to_lab(gray[ys, xs])[..., 0].mean(), *target]], np.float32)
     layer = np.zeros((*gray.shape[:2], 4), np.uint8)
-    layer[ys, xs, :3] = np.round(np.clip(lab_to_srgb(lab)[0], 0, 1) * 255).astype(np.uint8)
+    layer[ys, xs, :3] = from_unit_float(lab_to_srgb(lab)[0], np.uint8)
     layer[ys, xs, 3] = 255
     return layer
 
