@@ -4,7 +4,8 @@ real daemon. It only records facts (layers, masks, pixels, messages) in a JSON f
 because kritarunner exits 0 whatever a script does.
 
 Environment: CHROMASEG_KRITA_PLUGIN_DIR (the pykrita folder the plugin was installed in), CHROMASEG_KRITA_RESULT
-(the JSON file to write), CHROMASEG_KRITA_PHOTO (a photo, made gray here), CHROMASEG_ENDPOINT (the daemon),
+(the JSON file to write), CHROMASEG_KRITA_PROGRESS (where each stage reached is noted, so a Krita that dies can be
+told apart by when: in its own start-up or in a scenario), CHROMASEG_KRITA_PHOTO (a photo, made gray here), CHROMASEG_ENDPOINT (the daemon),
 CHROMASEG_KRITA_SCENARIOS (comma-separated names), CHROMASEG_KRITA_SHOTS (where `screenshots` saves its PNGs).
 """
 from __future__ import annotations
@@ -738,18 +739,28 @@ SCENARIOS: dict[str, Callable[[Any], Facts]] = {
 }
 
 
+def reached(stage: str) -> None:
+    """Notes a stage on disk at once (a crash loses buffered output)."""
+    with open(os.environ["CHROMASEG_KRITA_PROGRESS"], "a", encoding="utf-8") as fh:
+        fh.write(stage + "\n")
+
+
 def run(*_args: object) -> None:
     """kritarunner's entry: load the installed plugin, open a window, run the scenarios, write the facts."""
     out: Facts = {}
     try:
+        reached("script")
         sys.path.insert(0, os.environ["CHROMASEG_KRITA_PLUGIN_DIR"])
         import chromaseg_krita  # noqa: F401  (the installed entry: vendor/ on sys.path, extension and docker)
 
+        reached("plugin")
         window = Krita.instance().openWindow()
         window.qwindow().show()
         _events(0.2)  # lets the plugin place its menu (it does so once the window is built)
+        reached("window")
         names = os.environ["CHROMASEG_KRITA_SCENARIOS"]
         for name in names.split(","):
+            reached(f"scenario {name}")
             try:
                 out[name] = SCENARIOS[name](window)
             except Exception:
