@@ -16,6 +16,8 @@ def _default(name: str) -> object:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from chromaseg.core.hints import HintSampling
+
     p = subparsers.add_parser("train", help="train the colorizer on a folder of color photos",
                               description="Train the CCC colorizer; resumes from OUT/last.pt when present.")
     p.add_argument("--images", required=True, help="folder of color photos (searched recursively)")
@@ -44,11 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="no flip augmentation (with --semantic: skips encoding the mirror images)")
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="start from a trained colorizer's weights (fine-tune; OUT must hold its class table)")
+    p.add_argument("--dense-hints", type=float, default=HintSampling.dense_share, metavar="SHARE",
+                   help="share of hinted training samples with a log-uniform hint count up to "
+                        f"{HintSampling.max_hints} (default: %(default)s: Zhang et al.'s geometric count only)")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from chromaseg.core.hints import HintSampling
     from chromaseg.core.train import TrainConfig, train
 
     cfg = TrainConfig(images=args.images, out=args.out, arch=args.arch, width=args.width, steps=args.steps,
@@ -56,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
                       cache_size=args.cache_size, lr=args.lr, val_fraction=args.val_fraction,
                       eval_every=args.eval_every, checkpoint_every=args.eval_every, seed=args.seed,
                       device=args.device, threads=args.threads, cache_dir=args.cache_dir, semantic=args.semantic,
-                      semantic_channels=args.semantic_channels, mirror=not args.no_mirror, ema_decay=args.ema_decay, init=args.init)
+                      semantic_channels=args.semantic_channels, mirror=not args.no_mirror, ema_decay=args.ema_decay, init=args.init,
+                      hints=HintSampling(dense_share=args.dense_hints))
     final = train(cfg, resume=not args.no_resume)
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()})
     return 0

@@ -30,14 +30,21 @@ class HintSampling:
     min_size: int = 1  # patch side, uniform in [min_size, max_size]
     max_size: int = 9
     max_hints: int = 128  # cap on the count (the geometric tail)
+    dense_share: float = 0.0  # share of hinted samples whose count is log-uniform on [1, max_hints] instead: the
+    #                           geometric tail almost never reaches the dozens of hints a restorer may place
     center_std: float = 0.25  # std of the position around the center, as a fraction of the side
 
 
 def sample_hint_count(batch: int, sampling: HintSampling, generator: torch.Generator | None = None) -> torch.Tensor:
-    """(B,) long hint counts: 0 with probability ``p_no_hints``, otherwise Geometric(p) capped at ``max_hints``."""
+    """(B,) long hint counts: 0 with probability ``p_no_hints``, otherwise Geometric(p) capped at ``max_hints``
+    (or, for ``dense_share`` of them, log-uniform on [1, max_hints])."""
     u = torch.rand(batch, generator=generator).clamp_min(1e-12)
     counts = torch.floor(torch.log(u) / np.log1p(-sampling.p_geometric)).long() + 1
     counts = counts.clamp_max(sampling.max_hints)
+    if sampling.dense_share > 0:  # no extra draws otherwise: earlier runs resume with the very same random stream
+        dense = torch.rand(batch, generator=generator) < sampling.dense_share
+        spread = torch.rand(batch, generator=generator) * np.log(sampling.max_hints + 1)
+        counts = torch.where(dense, torch.exp(spread).long().clamp(1, sampling.max_hints), counts)
     none = torch.rand(batch, generator=generator) < sampling.p_no_hints
     return torch.where(none, torch.zeros_like(counts), counts)
 

@@ -21,6 +21,25 @@ def test_hint_counts_are_geometric_with_hint_free_share() -> None:
     assert abs((positive == 1).float().mean().item() - s.p_geometric) < 0.01
 
 
+def test_dense_hint_counts_reach_the_dozens_a_restorer_places() -> None:
+    g = torch.Generator().manual_seed(0)
+    geometric = sample_hint_count(40000, HintSampling(), g)
+    dense_sampling = HintSampling(dense_share=0.3)
+    dense = sample_hint_count(40000, dense_sampling, g)
+    assert (geometric[geometric > 0] >= 50).float().mean() < 0.003  # (7/8)^49 = 0.0014: the tail barely gets there
+    hinted = dense[dense > 0]
+    expected = 0.3 * (1 - np.log(50) / np.log(dense_sampling.max_hints + 1))  # log-uniform mass at >= 50
+    assert abs((hinted >= 50).float().mean().item() - expected) < 0.01
+    assert abs((dense == 0).float().mean().item() - dense_sampling.p_no_hints) < 0.01 and dense.max() <= 128
+
+
+def test_without_dense_hints_the_random_stream_is_unchanged() -> None:
+    """A run started before dense hints existed resumes drawing exactly what it drew."""
+    first, second = (sample_hint_count(64, s, torch.Generator().manual_seed(3))
+                     for s in (HintSampling(), HintSampling(dense_share=0.0)))
+    assert torch.equal(first, second)
+
+
 def test_patches_carry_their_true_mean_color() -> None:
     g = torch.Generator().manual_seed(1)
     ab = torch.randn(3, 2, 40, 50) * 30
