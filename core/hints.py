@@ -34,6 +34,10 @@ class HintSampling:
     #                           geometric tail almost never reaches the dozens of hints a restorer may place
     center_std: float = 0.25  # std of the position around the center, as a fraction of the side
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.dense_share <= 1.0:
+            raise ValueError(f"dense_share is a share of the hinted samples, 0..1; got {self.dense_share}")
+
 
 def sample_hint_count(batch: int, sampling: HintSampling, generator: torch.Generator | None = None) -> torch.Tensor:
     """(B,) long hint counts: 0 with probability ``p_no_hints``, otherwise Geometric(p) capped at ``max_hints``

@@ -30,14 +30,24 @@ def test_dense_hint_counts_reach_the_dozens_a_restorer_places() -> None:
     hinted = dense[dense > 0]
     expected = 0.3 * (1 - np.log(50) / np.log(dense_sampling.max_hints + 1))  # log-uniform mass at >= 50
     assert abs((hinted >= 50).float().mean().item() - expected) < 0.01
-    assert abs((dense == 0).float().mean().item() - dense_sampling.p_no_hints) < 0.01 and dense.max() <= 128
+    assert abs((dense == 0).float().mean().item() - dense_sampling.p_no_hints) < 0.01
+    assert dense.max() <= dense_sampling.max_hints
 
 
 def test_without_dense_hints_the_random_stream_is_unchanged() -> None:
-    """A run started before dense hints existed resumes drawing exactly what it drew."""
-    first, second = (sample_hint_count(64, s, torch.Generator().manual_seed(3))
-                     for s in (HintSampling(), HintSampling(dense_share=0.0)))
-    assert torch.equal(first, second)
+    """A run started before dense hints existed resumes drawing exactly what it drew: two uniform draws per batch
+    (the geometric count, the hint-free coin), nothing more."""
+    used, reference = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    counts = sample_hint_count(64, HintSampling(), used)
+    u, coin = torch.rand(64, generator=reference).clamp_min(1e-12), torch.rand(64, generator=reference)
+    geometric = (torch.floor(torch.log(u) / np.log1p(-1 / 8)).long() + 1).clamp_max(128)
+    assert torch.equal(counts, torch.where(coin < 0.25, 0, geometric))
+    assert torch.equal(used.get_state(), reference.get_state())
+
+
+def test_dense_share_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="dense_share"):
+        HintSampling(dense_share=1.5)
 
 
 def test_patches_carry_their_true_mean_color() -> None:
