@@ -15,6 +15,16 @@ def _default(name: str) -> object:
     return {f.name: f for f in dataclasses.fields(TrainConfig)}[name].default
 
 
+def _dense_share(text: str) -> float:
+    """--dense-hints' value, checked by HintSampling itself (its range lives there)."""
+    from chromaseg.core.hints import HintSampling
+
+    try:
+        return HintSampling(dense_share=float(text)).dense_share
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from chromaseg.core.hints import HintSampling
 
@@ -46,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="no flip augmentation (with --semantic: skips encoding the mirror images)")
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="start from a trained colorizer's weights (fine-tune; OUT must hold its class table)")
-    p.add_argument("--dense-hints", type=float, default=HintSampling.dense_share, metavar="SHARE",
+    p.add_argument("--dense-hints", type=_dense_share, default=HintSampling.dense_share, metavar="SHARE",
                    help="share of hinted training samples with a log-uniform hint count up to "
                         f"{HintSampling.max_hints} (default: %(default)s: Zhang et al.'s geometric count only)")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
@@ -62,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
                       cache_size=args.cache_size, lr=args.lr, val_fraction=args.val_fraction,
                       eval_every=args.eval_every, checkpoint_every=args.eval_every, seed=args.seed,
                       device=args.device, threads=args.threads, cache_dir=args.cache_dir, semantic=args.semantic,
-                      semantic_channels=args.semantic_channels, mirror=not args.no_mirror, ema_decay=args.ema_decay, init=args.init,
-                      hints=HintSampling(dense_share=args.dense_hints))
+                      semantic_channels=args.semantic_channels, mirror=not args.no_mirror, ema_decay=args.ema_decay,
+                      init=args.init, hints=HintSampling(dense_share=args.dense_hints))
     final = train(cfg, resume=not args.no_resume)
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()})
     return 0

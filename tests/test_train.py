@@ -137,6 +137,19 @@ def test_cli_train_parses_and_runs(photo_dir, tmp_path) -> None:
     assert (tmp_path / "o" / "colorizer.pt").exists()
 
 
+def test_cli_dense_hints_parse_and_a_bad_share_is_one_clear_line(capsys) -> None:
+    from chromaseg.cli import train as cli_train
+
+    parser = argparse.ArgumentParser(prog="chromaseg")
+    cli_train.register(parser.add_subparsers())
+    args = parser.parse_args(["train", "--images", "x", "--out", "y", "--dense-hints", "0.3"])
+    assert args.dense_hints == 0.3
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["train", "--images", "x", "--out", "y", "--dense-hints", "1.5"])
+    assert exit_info.value.code == 2
+    assert "--dense-hints: dense_share is a share of the hinted samples, 0..1; got 1.5" in capsys.readouterr().err
+
+
 def test_semantic_training_caches_features_and_ships_its_encoder(photo_dir, tmp_path, monkeypatch) -> None:
     import chromaseg.core.train as train_module
     from chromaseg.core.semantic import DeepLabV3MobileNetV2, SemanticColorizer
