@@ -53,7 +53,7 @@ def test_a_hint_corrects_its_region_and_stops_at_the_edge() -> None:
 def test_the_residual_is_added_to_the_prediction_not_the_hint_copied() -> None:
     l = np.full((30, 30), 50.0, np.float32)
     yy, xx = np.mgrid[0:30, 0:30]
-    prediction = np.stack([xx * 1.0, yy * -1.0], -1).astype(np.float32)  # a gradient the network predicted
+    prediction = np.stack([xx * 0.2, yy * -0.2], -1).astype(np.float32)  # a smooth gradient the network predicted
     mask = np.zeros(l.shape, bool)
     mask[14:17, 14:17] = True
     hint_ab = np.moveaxis(prediction + np.float32([10, 0]), -1, 0)  # 10 more a* than predicted, on the patch
@@ -61,7 +61,20 @@ def test_the_residual_is_added_to_the_prediction_not_the_hint_copied() -> None:
     shift = out - prediction
     assert np.allclose(shift[mask, 0], 10) and np.abs(shift[..., 1]).max() < 1e-3
     assert (shift[..., 0] > 5).all()  # every pixel moves toward the hint's correction ...
-    assert np.allclose(np.diff(out[..., 0], axis=1).mean(), 1.0, atol=0.05)  # ... and keeps the predicted gradient
+    assert np.allclose(np.diff(out[..., 0], axis=1).mean(), 0.2, atol=0.01)  # ... and keeps the predicted gradient
+
+
+def test_a_predicted_color_edge_stops_a_correction_where_lightness_has_none() -> None:
+    l = np.full((40, 80), 50.0, np.float32)  # one even gray: only the prediction tells two objects apart
+    prediction = np.zeros((*l.shape, 2), np.float32)
+    prediction[:, 40:, 0] = 20.0
+    mask, hint_ab = one_hint(l.shape, 18, 5, (40.0, -20.0), size=3)
+    out = propagate_residuals(l, prediction, mask, hint_ab)
+    shift = out - prediction
+    assert (shift[:, :40, 0] > 0.7 * 40).all()  # the hinted object takes the correction ...
+    assert np.abs(shift[:, 40:]).max() < 1  # ... the other keeps its own color
+    lightness_only = propagate_residuals(l, prediction, mask, hint_ab, color_sigma=None) - prediction
+    assert (lightness_only[:, 40:, 0] > 10).all()  # without the color term it would have leaked
 
 
 def test_the_correction_fades_with_distance_when_the_decay_is_strong() -> None:
