@@ -44,6 +44,7 @@ DEFAULT_RESOLUTION = 384  # long side the network sees, unless its checkpoint re
 TILE_ROWS = 512  # rows per band of the full-resolution passes
 GUIDE_RADIUS = 4  # guided filter radius, in model-resolution pixels
 GUIDE_EPS = 1e-3  # guided filter regularization (L scaled to [0, 1])
+HINTED_SHARE = 0.5  # weight of the hint-conditioned prediction in the prior the hints' residuals correct
 L_TOLERANCE = 0.2  # L drift allowed by gamut fitting before output quantization
 GAMUT_STEPS = 7  # bisection steps of the chroma scale (1/128 precision)
 # Vibrancy of a checkpoint that recorded no measured default: the paper's decoding, all the rebalancing kept.
@@ -155,16 +156,19 @@ def predict_chroma(net: torch.nn.Module, l_full: np.ndarray, hints: HintPixels |
     """(H, W, 2) a*, b* for a full-resolution L (H, W): the network at ``resolution`` on the long side, then only
     the guided-filter coefficients are upsampled along the full-resolution L, in bands of rows.
 
-    With hints, the hints' residuals are spread over the prediction after its guided step at the model's grid (the
-    guided filter's smoothing would otherwise blur the correction it exists to sharpen: +0.07 dB at 100 hints), and
-    the corrected grid is what the full-resolution L then guides."""
+    With hints, the network predicts twice, with and without them, and the hints' residuals are spread over the
+    mean of the two (the hinted prediction alone smears dense hints: the mean gains 0.2-0.3 dB at 10 and 100 hints)
+    after its guided step at the model's grid (the guided filter's smoothing would otherwise blur the correction it
+    exists to sharpen: +0.07 dB at 100 hints); the corrected grid is what the full-resolution L then guides."""
     big_h, big_w = l_full.shape
     h, w = model_size(big_h, big_w, resolution)
     l_small = cv2.resize(l_full, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (big_h, big_w) else l_full
     if hints is None or not hints.mask.any():
         return upsample_chroma(l_small, predict_ab(net, l_small, None, None, decoding), l_full)
     hint_ab, hint_mask = reduce_hints(hints.mask, hints.ab, size=(h, w))
-    guided = upsample_chroma(l_small, predict_ab(net, l_small, hint_ab, hint_mask, decoding), l_small)
+    prior = HINTED_SHARE * predict_ab(net, l_small, hint_ab, hint_mask, decoding) + \
+        (1 - HINTED_SHARE) * predict_ab(net, l_small, None, None, decoding)
+    guided = upsample_chroma(l_small, prior, l_small)
     corrected = propagate_residuals(l_small, guided, hint_mask, hint_ab)
     return corrected if (h, w) == (big_h, big_w) else upsample_chroma(l_small, corrected, l_full)
 
