@@ -1,8 +1,8 @@
-"""Ablation of colorize's hinted path: the network alone, then each step after it, and the steps' cost.
+"""Ablation of colorize's hinted path: the network's prior alone, then each step after it, and the step's cost.
 
 On validation photos at the evaluation protocol (long side 256, 6x6 hint patches of the true mean color, seeded
 center-biased positions; the same hints for every variant), colorize() runs once per variant and hint count:
-- "network only": the network's own use of the hints, nothing spread;
+- "network only": the network's prior (the mean of its predictions with and without the hints), nothing spread;
 - "lightness propagation": residuals spread along L alone (``color_sigma=None``);
 - "color-aware propagation": residuals stopped by steps of L and of the predicted color (what ships).
 Also the median time of the propagation at the model's grid. Usage:
