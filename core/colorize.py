@@ -44,7 +44,7 @@ DEFAULT_RESOLUTION = 384  # long side the network sees, unless its checkpoint re
 TILE_ROWS = 512  # rows per band of the full-resolution passes
 GUIDE_RADIUS = 4  # guided filter radius, in model-resolution pixels
 GUIDE_EPS = 1e-3  # guided filter regularization (L scaled to [0, 1])
-HINTED_SHARE = 0.5  # weight of the hint-conditioned prediction in the prior the hints' residuals correct
+HINTED_SHARE = 0.5  # weight of the CCC network's hinted prediction in the prior the hints' residuals correct
 L_TOLERANCE = 0.2  # L drift allowed by gamut fitting before output quantization
 GAMUT_STEPS = 7  # bisection steps of the chroma scale (1/128 precision)
 # Vibrancy of a checkpoint that recorded no measured default: the paper's decoding, all the rebalancing kept.
@@ -152,13 +152,13 @@ class HintPixels:
 
 
 def predict_chroma(net: torch.nn.Module, l_full: np.ndarray, hints: HintPixels | None, resolution: int,
-                   decoding: Decoder) -> np.ndarray:
+                   decoding: Decoder, hinted_share: float = 1.0) -> np.ndarray:
     """(H, W, 2) a*, b* for a full-resolution L (H, W): the network at ``resolution`` on the long side, then only
     the guided-filter coefficients are upsampled along the full-resolution L, in bands of rows.
 
-    With hints, the network predicts twice, with and without them, and the hints' residuals are spread over the
-    mean of the two (the hinted prediction alone smears dense hints: the mean gains 0.2-0.3 dB at 10 and 100 hints)
-    after its guided step at the model's grid (the guided filter's smoothing would otherwise blur the correction it
+    With hints and a ``hinted_share`` below 1, the network predicts twice, with and without them, and the hints'
+    residuals are spread over the weighted mean of the two (the CCC network's hinted prediction alone smears dense
+    hints: the mean gains 0.2-0.3 dB at 10 and 100 hints), after its guided step at the model's grid (the guided filter's smoothing would otherwise blur the correction it
     exists to sharpen: +0.07 dB at 100 hints); the corrected grid is what the full-resolution L then guides."""
     big_h, big_w = l_full.shape
     h, w = model_size(big_h, big_w, resolution)
@@ -166,8 +166,9 @@ def predict_chroma(net: torch.nn.Module, l_full: np.ndarray, hints: HintPixels |
     if hints is None or not hints.mask.any():
         return upsample_chroma(l_small, predict_ab(net, l_small, None, None, decoding), l_full)
     hint_ab, hint_mask = reduce_hints(hints.mask, hints.ab, size=(h, w))
-    prior = HINTED_SHARE * predict_ab(net, l_small, hint_ab, hint_mask, decoding) + \
-        (1 - HINTED_SHARE) * predict_ab(net, l_small, None, None, decoding)
+    prior = predict_ab(net, l_small, hint_ab, hint_mask, decoding)
+    if hinted_share < 1:
+        prior = hinted_share * prior + (1 - hinted_share) * predict_ab(net, l_small, None, None, decoding)
     guided = upsample_chroma(l_small, prior, l_small)
     corrected = propagate_residuals(l_small, guided, hint_mask, hint_ab)
     return corrected if (h, w) == (big_h, big_w) else upsample_chroma(l_small, corrected, l_full)
@@ -213,9 +214,12 @@ class Colorizer:
 
     ``resolution`` (the long side the network sees), ``vibrancy`` and ``temperature`` (how it decodes) are the ones
     its checkpoint recorded (else DEFAULT_RESOLUTION, DEFAULT_VIBRANCY, the paper's temperature); ``path`` is the
-    file it came from (None for a network built in memory). The segmenter the pipeline's later stages use when the
-    caller gives neither segments nor a segmenter is made on first need and kept.
+    file it came from (None for a network built in memory). ``hinted_share`` is the weight of the hinted prediction
+    in the prior that hints correct (see :func:`predict_chroma`). The segmenter the pipeline's later stages use when
+    the caller gives neither segments nor a segmenter is made on first need and kept.
     """
+
+    hinted_share: float = HINTED_SHARE
 
     def __init__(self, net: torch.nn.Module, path: Path | None = None) -> None:
         self.net = net.eval()
@@ -304,7 +308,7 @@ class Colorizer:
         has_hints = hint_px is not None and bool(hint_px.mask.any())
 
         report("colorize", 0, 1)
-        ab = predict_chroma(net, l_full, hint_px, res, decoding)
+        ab = predict_chroma(net, l_full, hint_px, res, decoding, self.hinted_share)
         report("colorize", 1, 1)
         labels = None
         if needs_segments(harmonize=harmonize, segment_pass=segment_pass, confine_hints=confine_hints,
@@ -323,7 +327,7 @@ class Colorizer:
                 region_hints = hint_px.crop(ys, xs) if has_hints else None
                 if confine_hints and region_hints is not None:  # the crop's own segment decides what its hints color
                     region_hints = region_hints if (labels[ys, xs][region_hints.mask] == crop.label).any() else None
-                return predict_chroma(net, l_full[ys, xs], region_hints, res, decoding)
+                return predict_chroma(net, l_full[ys, xs], region_hints, res, decoding, self.hinted_share)
 
             refine_segments(ab, labels, predict_region, res, lambda done, total: report("segment pass", done, total))
         if has_hints:

@@ -97,3 +97,29 @@ def test_colorize_spreads_a_hint_over_its_flat_region(vivid_colorizer) -> None:
     assert np.abs(with_hint[far] - want).mean() < 0.3 * np.abs(without[far] - want).mean()
     other = (slice(None), slice(60, None))
     assert np.abs(with_hint[other] - without[other]).mean() < 3
+
+
+def test_hints_correct_the_mean_of_the_hinted_and_automatic_predictions(vivid_colorizer, monkeypatch) -> None:
+    import chromaseg.core.colorize as pipeline
+
+    calls: list[bool] = []
+    real = pipeline.predict_ab
+
+    def counting(model, l_small, hint_ab, hint_mask, decoding):
+        calls.append(hint_mask is not None)
+        return real(model, l_small, hint_ab, hint_mask, decoding)
+
+    monkeypatch.setattr(pipeline, "predict_ab", counting)
+    img = np.full((48, 96), 120, np.uint8)
+    hints = np.zeros((48, 96, 4), np.uint8)
+    hints[20:24, 4:8] = (40, 90, 200, 255)
+    colorizer = pipeline.Colorizer.of(vivid_colorizer)
+    colorizer.colorize(img)
+    assert calls == [False]  # automatic: one pass
+    calls.clear()
+    mean = colorizer.colorize(img, hints=hints)
+    assert sorted(calls) == [False, True]  # hinted: with and without the hints
+    calls.clear()
+    monkeypatch.setattr(colorizer, "hinted_share", 1.0)
+    hinted_only = colorizer.colorize(img, hints=hints)
+    assert calls == [True] and not np.array_equal(mean, hinted_only)

@@ -94,6 +94,8 @@ class PublishedColorizer(Colorizer):
     module docstring).
     """
 
+    hinted_share = 1.0  # its own use of the hints, as published (the mean of two passes was measured for CCC only)
+
     def __init__(self, net: nn.Module, arch: PublishedArchitecture, path: str | os.PathLike,
                  name: str | None = None) -> None:
         # Not Colorizer.__init__: that one reads a class table and decoding defaults from a CCC checkpoint.
