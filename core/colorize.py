@@ -156,10 +156,12 @@ def predict_chroma(net: torch.nn.Module, l_full: np.ndarray, hints: HintPixels |
     """(H, W, 2) a*, b* for a full-resolution L (H, W): the network at ``resolution`` on the long side, then only
     the guided-filter coefficients are upsampled along the full-resolution L, in bands of rows.
 
-    With hints and a ``hinted_share`` below 1, the network predicts twice, with and without them, and the hints'
-    residuals are spread over the weighted mean of the two (the CCC network's hinted prediction alone smears dense
-    hints: the mean gains 0.2-0.3 dB at 10 and 100 hints), after its guided step at the model's grid (the guided filter's smoothing would otherwise blur the correction it
-    exists to sharpen: +0.07 dB at 100 hints); the corrected grid is what the full-resolution L then guides."""
+    With hints and a ``hinted_share`` below 1, the network predicts twice, with and without them (a semantic
+    network encodes the L once), and the hints' residuals are spread over the weighted mean of the two (the CCC
+    network's hinted prediction alone smears dense hints: the mean gains 0.2-0.3 dB at 10 and 100 hints). They are
+    spread after the mean's guided step at the model's grid (the guided filter's smoothing would otherwise blur the
+    correction it exists to sharpen: +0.07 dB at 100 hints); the corrected grid is what the full-resolution L then
+    guides."""
     big_h, big_w = l_full.shape
     h, w = model_size(big_h, big_w, resolution)
     l_small = cv2.resize(l_full, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (big_h, big_w) else l_full

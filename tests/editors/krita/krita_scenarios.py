@@ -6,7 +6,8 @@ because kritarunner exits 0 whatever a script does.
 Environment: CHROMASEG_KRITA_PLUGIN_DIR (the pykrita folder the plugin was installed in), CHROMASEG_KRITA_RESULT
 (the JSON file to write), CHROMASEG_KRITA_PROGRESS (where each stage reached is noted, so a Krita that dies can be
 told apart by when: in its own start-up or in a scenario), CHROMASEG_KRITA_PHOTO (a photo, made gray here),
-CHROMASEG_ENDPOINT (the daemon), CHROMASEG_KRITA_SCENARIOS (comma-separated names), CHROMASEG_KRITA_SHOTS (where `screenshots` saves its PNGs).
+CHROMASEG_ENDPOINT (the daemon), CHROMASEG_KRITA_SCENARIOS (comma-separated names), CHROMASEG_KRITA_SHOTS (where
+`screenshots` saves its PNGs).
 """
 from __future__ import annotations
 
