@@ -123,3 +123,21 @@ def test_hints_correct_the_mean_of_the_hinted_and_automatic_predictions(vivid_co
     monkeypatch.setattr(colorizer, "hinted_share", 1.0)
     hinted_only = colorizer.colorize(img, hints=hints)
     assert calls == [True] and not np.array_equal(mean, hinted_only)
+
+
+def test_the_prior_the_hints_correct_is_the_weighted_mean(monkeypatch) -> None:
+    """Flat predictions, no spreading: what comes out is exactly share * hinted + (1 - share) * automatic."""
+    import chromaseg.core.colorize as pipeline
+
+    def flat(model, l_small, hint_ab, hint_mask, decoding):
+        return np.full((*l_small.shape, 2), (40.0, 0.0) if hint_mask is not None else (0.0, -20.0), np.float32)
+
+    monkeypatch.setattr(pipeline, "predict_ab", flat)
+    monkeypatch.setattr(pipeline, "propagate_residuals", lambda l, ab, mask, hint_ab: ab)
+    l = np.full((24, 32), 50.0, np.float32)
+    mask = np.zeros(l.shape, bool)
+    mask[4:8, 4:8] = True
+    hints = pipeline.HintPixels(mask, np.zeros((int(mask.sum()), 2), np.float32))
+    for share, want in ((1.0, (40.0, 0.0)), (0.5, (20.0, -10.0)), (0.25, (10.0, -15.0))):
+        ab = pipeline.predict_chroma(None, l, hints, 64, None, hinted_share=share)
+        assert np.allclose(ab, want, atol=1e-4), share
