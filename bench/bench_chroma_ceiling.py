@@ -7,7 +7,11 @@ output grid: the truth reduced to the 1/4 grid (area average), brought back bili
 guided step (`colorize.upsample_chroma`); and, apart, the guided step alone on the full-resolution truth. Scores
 at the evaluation protocol (long side 256): mean CIEDE2000, CNR, colorfulness against the truth.
 
-Usage: python bench/bench_chroma_ceiling.py --images ../shared/data/train [--photos 150] [--json OUT]
+The last two rows mute the truth (a*, b* scaled by ``--mute``, default 0.65: about the colorfulness share the
+vibrancy rule settles on), at full resolution and through colorize's path: the CNR a prediction with perfect hues
+and texture would score at the colorfulness the shipped default has.
+
+Usage: python bench/bench_chroma_ceiling.py --images ../shared/data/train [--photos 150] [--mute 0.65] [--json OUT]
 """
 from __future__ import annotations
 
@@ -21,17 +25,20 @@ import numpy as np
 OUTPUT_STRIDE = 4  # the CCC network's logits are at 1/4 of its input (core/model.py)
 
 
-def ceilings(lab: np.ndarray) -> dict[str, np.ndarray]:
-    """a*, b* (H, W, 2) that each path makes of the true Lab (H, W, 3)."""
+def ceilings(lab: np.ndarray, mute: float) -> dict[str, np.ndarray]:
+    """a*, b* (H, W, 2) that each path makes of the true Lab (H, W, 3); ``mute`` scales the truth in the last two."""
     from chromaseg.core.colorize import upsample_chroma
 
     l, ab = lab[..., 0], lab[..., 1:]
     h, w = l.shape
     grid = (max(1, round(w / OUTPUT_STRIDE)), max(1, round(h / OUTPUT_STRIDE)))
     coarse = cv2.resize(cv2.resize(ab, grid, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_LINEAR)
+    through_colorize = upsample_chroma(l, coarse, l)
     return {"1/4 grid, bilinear": coarse,
-            "1/4 grid, bilinear + guided (colorize)": upsample_chroma(l, coarse, l),
-            "full grid + guided": upsample_chroma(l, np.ascontiguousarray(ab), l)}
+            "1/4 grid, bilinear + guided (colorize)": through_colorize,
+            "full grid + guided": upsample_chroma(l, np.ascontiguousarray(ab), l),
+            f"truth muted x{mute:g}, full resolution": ab * np.float32(mute),
+            f"truth muted x{mute:g}, through colorize": through_colorize * np.float32(mute)}
 
 
 def main() -> None:
@@ -39,6 +46,7 @@ def main() -> None:
     parser.add_argument("--images", required=True, help="the training photo folder (the split lists paths in it)")
     parser.add_argument("--split", default="core/assets/val-split.txt")
     parser.add_argument("--photos", type=int, default=150)
+    parser.add_argument("--mute", type=float, default=0.65, help="share of the true a*, b* in the muted rows")
     parser.add_argument("--json", default=None, help="also write the rows as JSON")
     args = parser.parse_args()
 
@@ -52,7 +60,7 @@ def main() -> None:
     for path in paths:
         gt = load_eval_image(path)
         lab = srgb_to_lab(gt)
-        for name, ab in ceilings(lab).items():
+        for name, ab in ceilings(lab, args.mute).items():
             rgb = fit_chroma(np.concatenate([lab[..., :1], ab], axis=2).reshape(-1, 3)).reshape(gt.shape)
             row = np.array([metrics.mean_ciede2000(rgb, gt), metrics.cnr(rgb, gt), metrics.colorfulness(rgb)])
             sums[name] = sums.get(name, 0) + row
