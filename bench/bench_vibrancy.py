@@ -34,7 +34,8 @@ def main() -> None:
     parser.add_argument("--split", default="core/assets/val-split.txt")
     parser.add_argument("--photos", type=int, default=150)
     parser.add_argument("--vibrancies", default=DEFAULT_VIBRANCIES)
-    parser.add_argument("--min-colorfulness", type=float, default=0.65, help="share of the ground truth's")
+    parser.add_argument("--min-colorfulness", type=float, default=None,
+                        help="share of the ground truth's (default: VIVID_SHARE, core/evaluate.py)")
     parser.add_argument("--model", default=None, help="colorizer checkpoint (default: the shipped weights)")
     parser.add_argument("--json", default=None, help="also write the rows as JSON")
     parser.add_argument("--plot", default=None, help="also draw the trade-off curve as a PNG")
@@ -42,8 +43,10 @@ def main() -> None:
                         help="store the chosen vibrancy in the checkpoint (--model) as its default")
     args = parser.parse_args()
 
-    from chromaseg.core.evaluate import eval_paths, evaluate
+    from chromaseg.core.evaluate import VIVID_SHARE, eval_paths, evaluate
 
+    if args.min_colorfulness is None:
+        args.min_colorfulness = VIVID_SHARE
     paths = eval_paths(args.images, args.split, args.photos)
     values = [float(v) for v in args.vibrancies.split(",")]
     report = evaluate(paths, (0,), model=args.model, vibrancies=values)
@@ -61,7 +64,7 @@ def main() -> None:
         print(f"| {r['vibrancy']:g}{mark} | {r['ciede2000']:.2f} | {r['psnr']:.2f} | {r['colorfulness']:.1f} | "
               f"{r['cnr']:.2f} |")
     print(f"\n{len(paths)} photos; gray scores {gray['ciede2000']:.2f} CIEDE2000; ground-truth colorfulness {gt:.1f} "
-          f"(65 % = {args.min_colorfulness * gt:.1f}). Default: vibrancy {best['vibrancy']:g}.")
+          f"({args.min_colorfulness:.0%} = {args.min_colorfulness * gt:.1f}). Default: vibrancy {best['vibrancy']:g}.")
     if args.json:
         Path(args.json).write_text(json.dumps({"photos": len(paths), "gt_colorfulness": gt,
                                                "gray_ciede2000": gray["ciede2000"], "rows": rows, "default": best},

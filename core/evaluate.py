@@ -22,6 +22,9 @@ from chromaseg.core.hints import HintSampling, hint_layer_pixels, simulate_hints
 
 LONG_SIDE = 256
 HINT_PATCH = 6
+# The vibrancy rule (issue 12): the default is the least mean CIEDE2000 whose colorfulness reaches this share of the
+# ground truth's (bench/bench_vibrancy.py; bench/bench_chroma_ceiling.py mutes the true colors to it).
+VIVID_SHARE = 0.65
 METRICS = ("psnr", "ssim", "ciede2000", "colorfulness", "cnr")
 PIPELINE_STAGES = ("harmonize", "segment_pass", "confine_hints")  # colorize switches evaluate can score against plain
 
